@@ -1,0 +1,59 @@
+"""Class-agnostic nuisance transform families: sample per-image parameters, apply in batches.
+
+A family is a distribution over nuisance transformations (rotation, background intensity,
+stroke width, lighting, ...). ``family.sample(n, generator)`` draws replayable
+:class:`Params`, ``family.apply(x, params)`` applies them to a batch in one call, and
+``family(x)`` does both, as an ``nn.Module``.
+
+Example:
+    >>> import torch
+    >>> from invtransfer.transforms import Compose, Morphology, Rotation
+    >>> family = Compose([Rotation(degrees=180), Morphology()])
+    >>> views = family.views(torch.rand(8, 1, 28, 28), k=4, generator=torch.Generator())
+    >>> views.images.shape, views.source.shape
+    (torch.Size([32, 1, 28, 28]), torch.Size([32]))
+"""
+
+from invtransfer.transforms.adapters import (
+    FamilyTransform,
+    TorchvisionFamily,
+    from_torchvision,
+    to_torchvision,
+)
+from invtransfer.transforms.base import TransformFamily, Views
+from invtransfer.transforms.compose import Compose, RandomApply, RandomChoice
+from invtransfer.transforms.geometric import Affine, HorizontalFlip, Rotation
+from invtransfer.transforms.morphology import Morphology, dilate
+from invtransfer.transforms.params import Params
+from invtransfer.transforms.photometric import (
+    BackgroundIntensity,
+    Brightness,
+    Contrast,
+    Gamma,
+    GaussianBlur,
+    Saturation,
+)
+
+__all__ = [
+    "Affine",
+    "BackgroundIntensity",
+    "Brightness",
+    "Compose",
+    "Contrast",
+    "FamilyTransform",
+    "Gamma",
+    "GaussianBlur",
+    "HorizontalFlip",
+    "Morphology",
+    "Params",
+    "RandomApply",
+    "RandomChoice",
+    "Rotation",
+    "Saturation",
+    "TorchvisionFamily",
+    "TransformFamily",
+    "Views",
+    "dilate",
+    "from_torchvision",
+    "to_torchvision",
+]

@@ -1,0 +1,175 @@
+"""`TransformFamily`: a distribution over nuisance transformations, applied in batches."""
+
+from __future__ import annotations
+
+import secrets
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from invtransfer._images import ImageBatch
+from invtransfer.transforms.params import Params
+
+__all__ = ["TransformFamily", "Views"]
+
+
+class Views(NamedTuple):
+    """``k`` transformed copies of each input, each paired with the row it came from."""
+
+    images: Tensor
+    """``(N * k, C, H, W)`` transformed images; the copies of input ``i`` are rows
+    ``i * k`` to ``i * k + k - 1``."""
+    source: Tensor
+    """``(N * k,)`` int64: the index of the input each copy was made from."""
+    params: Params
+    """The parameters that made each copy, so that the views can be replayed."""
+
+
+class TransformFamily(nn.Module):
+    """A distribution over class-agnostic nuisance transformations.
+
+    Subclasses implement three small methods, all on float ``(N, C, H, W)`` batches in [0, 1]:
+
+    - ``_sample(n, generator, device) -> Params`` draws one parameter set per sample;
+    - ``_apply(x, params) -> Tensor`` applies per-sample parameters in one batched call;
+    - ``identity(n, device=None) -> Params`` gives parameters that leave images unchanged.
+
+    The public methods add the library's contracts around them: input validation, the dtype
+    policy (``uint8`` in, ``uint8`` out; float in [0, 1] in, the same float dtype out), single
+    images ``(C, H, W)``, local generators, and device placement.
+
+    Example:
+        >>> from invtransfer.transforms import Rotation
+        >>> family = Rotation(degrees=30)
+        >>> x = torch.rand(4, 1, 28, 28)
+        >>> params = family.sample(4, generator=torch.Generator().manual_seed(0))
+        >>> y = family.apply(x, params)  # deterministic: the same params give the same y
+        >>> torch.equal(y, family.apply(x, params))
+        True
+        >>> torch.allclose(family.apply(x, family.identity(4)), x, atol=1e-5)
+        True
+    """
+
+    channels: tuple[int, ...] | None = None
+    """The channel counts a family accepts; ``None`` accepts any."""
+    geometric: bool = False
+    """Whether the family moves pixels (so that masks and boxes would have to move too)."""
+
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Params:
+        """Draw parameters for ``n`` samples.
+
+        Args:
+            n: number of samples, at least 1.
+            generator: the only source of randomness. ``None`` seeds a fresh generator from
+                the operating system, so results differ from call to call; the global RNGs
+                are never read or changed.
+            device: where to draw and place the parameters; defaults to the generator's
+                device, or the CPU. It must match the generator's device.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n: expected a positive int, received {n!r}")
+        generator, device = _resolve_generator(generator, device)
+        return self._sample(n, generator, device)
+
+    def apply(self, x: Tensor, params: Params) -> Tensor:
+        """Apply ``params`` (one row per image) to ``x``; deterministic and batched."""
+        batch = self._validate(x)
+        return batch.restore(self._apply(batch.images, self._check_params(params, batch.images)))
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Sample parameters for every image of ``x`` and apply them."""
+        return self.apply_random(x, generator)[0]
+
+    def apply_random(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Params]:
+        """Like calling the family, but also return the parameters it drew."""
+        batch = self._validate(x)
+        params = self.sample(len(batch.images), generator, batch.images.device)
+        return batch.restore(self._apply(batch.images, params)), params
+
+    def views(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Views:
+        """``k`` independently transformed copies of every image in ``x``.
+
+        Example:
+            >>> from invtransfer.transforms import Brightness
+            >>> out = Brightness().views(torch.rand(2, 3, 8, 8), k=3)
+            >>> out.images.shape, out.source.tolist()
+            (torch.Size([6, 3, 8, 8]), [0, 0, 0, 1, 1, 1])
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k: expected a positive int number of views, received {k!r}")
+        batch = self._validate(x)
+        source = torch.arange(len(batch.images), device=batch.images.device).repeat_interleave(k)
+        images = batch.images[source]
+        params = self.sample(len(images), generator, images.device)
+        restored = ImageBatch(images, batch.dtype, single=False).restore(
+            self._apply(images, params)
+        )
+        return Views(restored, source, params)
+
+    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
+        """Parameters for ``n`` samples that leave images unchanged."""
+        raise NotImplementedError
+
+    def check_channels(self, channels: int) -> None:
+        """Raise ``ValueError`` unless the family transforms images with ``channels`` channels."""
+        if self.channels is not None and channels not in self.channels:
+            raise ValueError(
+                f"x: {type(self).__name__} expects images with {_alternatives(self.channels)} "
+                f"channels, received {channels}"
+            )
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        raise NotImplementedError
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        raise NotImplementedError
+
+    def _validate(self, x: Tensor) -> ImageBatch:
+        batch = ImageBatch.from_user(x)
+        self.check_channels(batch.images.shape[1])
+        return batch
+
+    def _check_params(self, params: Params, x: Tensor) -> Params:
+        if not isinstance(params, Params):
+            raise TypeError(f"params: expected Params, received {type(params).__name__}")
+        if len(params) != len(x):
+            raise ValueError(
+                f"params: expected parameters for {len(x)} images, received {len(params)}"
+            )
+        return params.to(x.device)
+
+
+def _resolve_generator(
+    generator: torch.Generator | None, device: torch.device | str | None
+) -> tuple[torch.Generator, torch.device]:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator: expected a torch.Generator or None, received {type(generator).__name__}"
+        )
+    if device is None:
+        device = generator.device if generator is not None else torch.device("cpu")
+    device = torch.device(device)
+    if generator is None:
+        return torch.Generator(device).manual_seed(secrets.randbits(63)), device
+    if not _same_device(generator.device, device):
+        raise ValueError(
+            f"generator: expected a generator on {device} (where the parameters are drawn), "
+            f"received one on {generator.device}"
+        )
+    return generator, device
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
+
+
+def _alternatives(values: tuple[int, ...]) -> str:
+    return " or ".join(str(v) for v in values)

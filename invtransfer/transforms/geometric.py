@@ -1,0 +1,213 @@
+"""Geometric nuisances: rotation, affine warps and flips, per sample in one batched call.
+
+Every warp is one ``affine_grid`` and one ``grid_sample`` for the whole batch. Angles are in
+degrees, positive counter-clockwise as displayed (torchvision's convention); translations are
+fractions of the image width and height, so parameters carry across resolutions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from invtransfer.transforms._ranges import as_number, as_range, bernoulli, uniform
+from invtransfer.transforms.base import TransformFamily
+from invtransfer.transforms.params import Params
+
+__all__ = ["Affine", "HorizontalFlip", "Rotation"]
+
+_INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+
+
+class _Warp(TransformFamily):
+    """A family whose samples are affine maps, applied with one grid sample per batch."""
+
+    geometric = True
+
+    def __init__(self, interpolation: str, fill: float) -> None:
+        super().__init__()
+        if interpolation not in _INTERPOLATIONS:
+            raise ValueError(
+                f"interpolation: expected one of {_INTERPOLATIONS}, received {interpolation!r}"
+            )
+        self.interpolation = interpolation
+        self.fill = as_number("fill", fill, (0.0, 1.0))
+
+    def _forward_maps(self, params: Params, height: int, width: int) -> tuple[Tensor, Tensor]:
+        """Per-sample ``(N, 2, 2)`` linear maps and ``(N, 2)`` shifts, in centred pixels."""
+        raise NotImplementedError
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        height, width = x.shape[-2:]
+        linear, shift = self._forward_maps(params, height, width)
+        theta = _sampling_grid_matrix(linear.to(x.dtype), shift.to(x.dtype), height, width)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        warped = F.grid_sample(
+            x - self.fill, grid, mode=self.interpolation, padding_mode="zeros", align_corners=False
+        )
+        return warped + self.fill
+
+
+class Rotation(_Warp):
+    """Rotation about the image centre by a per-sample angle.
+
+    Args:
+        degrees: the angle range in degrees; a number ``d`` means ``(-d, d)``.
+        interpolation: ``"bilinear"``, ``"bicubic"`` (the paper's K49-ROT) or ``"nearest"``.
+        fill: the value, in [0, 1], of pixels rotated in from outside the image.
+
+    Example:
+        >>> family = Rotation(degrees=(-180, 180), interpolation="bicubic")
+        >>> params = family.sample(8, generator=torch.Generator().manual_seed(0))
+        >>> params.angle.shape
+        torch.Size([8])
+        >>> family.apply(torch.rand(8, 1, 28, 28), params).shape
+        torch.Size([8, 1, 28, 28])
+    """
+
+    def __init__(
+        self,
+        degrees: float | Sequence[float] = (-180.0, 180.0),
+        interpolation: str = "bilinear",
+        fill: float = 0.0,
+    ) -> None:
+        super().__init__(interpolation, fill)
+        self.degrees = as_range("degrees", degrees, around=0.0)
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        return Params(angle=uniform(n, self.degrees, generator, device))
+
+    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
+        return Params(angle=torch.zeros(n, device=device))
+
+    def _forward_maps(self, params: Params, height: int, width: int) -> tuple[Tensor, Tensor]:
+        return _rotation(params.angle), params.angle.new_zeros(len(params), 2)
+
+    def extra_repr(self) -> str:
+        return f"degrees={self.degrees}, interpolation={self.interpolation!r}, fill={self.fill}"
+
+
+class Affine(_Warp):
+    """Rotation, scaling, shear and translation about the image centre, per sample.
+
+    The forward map is ``p -> R(angle) @ S(scale) @ Shear(shear_x, shear_y) @ p + t`` in
+    pixel coordinates centred on the image, where the shear moves ``x`` by
+    ``tan(shear_x) * y`` and ``y`` by ``tan(shear_y) * x``, and ``t`` is
+    ``(translate_x * width, translate_y * height)``.
+
+    Args:
+        degrees: rotation range in degrees; a number ``d`` means ``(-d, d)``.
+        translate: translation range as a fraction of the image size, the same for x and y;
+            a number ``f`` means ``(-f, f)``.
+        scale: range of the isotropic scale factor (positive).
+        shear: shear range in degrees for each axis; a number ``d`` means ``(-d, d)``.
+        interpolation: ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
+        fill: the value, in [0, 1], of pixels moved in from outside the image.
+
+    Example:
+        >>> family = Affine(degrees=10, translate=0.1, scale=(0.9, 1.1), shear=5)
+        >>> x = torch.rand(4, 3, 32, 32)
+        >>> family(x, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([4, 3, 32, 32])
+    """
+
+    def __init__(
+        self,
+        degrees: float | Sequence[float] = 0.0,
+        translate: float | Sequence[float] = 0.0,
+        scale: Sequence[float] = (1.0, 1.0),
+        shear: float | Sequence[float] = 0.0,
+        interpolation: str = "bilinear",
+        fill: float = 0.0,
+    ) -> None:
+        super().__init__(interpolation, fill)
+        self.degrees = as_range("degrees", degrees, around=0.0)
+        self.translate = as_range("translate", translate, (-1.0, 1.0), around=0.0)
+        self.scale = as_range("scale", scale, (1e-3, math.inf))
+        self.shear = as_range("shear", shear, (-89.0, 89.0), around=0.0)
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        return Params(
+            angle=uniform(n, self.degrees, generator, device),
+            translate=uniform(2 * n, self.translate, generator, device).view(n, 2),
+            scale=uniform(n, self.scale, generator, device),
+            shear=uniform(2 * n, self.shear, generator, device).view(n, 2),
+        )
+
+    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
+        return Params(
+            angle=torch.zeros(n, device=device),
+            translate=torch.zeros(n, 2, device=device),
+            scale=torch.ones(n, device=device),
+            shear=torch.zeros(n, 2, device=device),
+        )
+
+    def _forward_maps(self, params: Params, height: int, width: int) -> tuple[Tensor, Tensor]:
+        tangents = torch.tan(torch.deg2rad(params.shear))
+        shear = torch.ones(len(params), 2, 2, device=tangents.device, dtype=tangents.dtype)
+        shear[:, 0, 1], shear[:, 1, 0] = tangents[:, 0], tangents[:, 1]
+        linear = _rotation(params.angle) * params.scale[:, None, None] @ shear
+        size = torch.tensor([width, height], dtype=tangents.dtype, device=tangents.device)
+        return linear, params.translate * size
+
+    def extra_repr(self) -> str:
+        return (
+            f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, "
+            f"shear={self.shear}, interpolation={self.interpolation!r}, fill={self.fill}"
+        )
+
+
+class HorizontalFlip(TransformFamily):
+    """Mirror each image left to right with probability ``p``.
+
+    Example:
+        >>> family = HorizontalFlip(p=0.5)
+        >>> x = torch.rand(1, 3, 8, 8)
+        >>> torch.equal(family.apply(x, Params(flip=torch.tensor([True]))), x.flip(-1))
+        True
+    """
+
+    geometric = True
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        self.p = as_number("p", p, (0.0, 1.0))
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        return Params(flip=bernoulli(n, self.p, generator, device))
+
+    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
+        return Params(flip=torch.zeros(n, dtype=torch.bool, device=device))
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        return torch.where(params.flip[:, None, None, None], x.flip(-1), x)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _rotation(degrees: Tensor) -> Tensor:
+    """``(N, 2, 2)`` counter-clockwise (as displayed, y pointing down) rotation matrices."""
+    radians = torch.deg2rad(degrees)
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    return torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)
+
+
+def _sampling_grid_matrix(linear: Tensor, shift: Tensor, height: int, width: int) -> Tensor:
+    """The ``(N, 2, 3)`` matrix ``affine_grid`` needs to realise ``p -> linear @ p + shift``.
+
+    ``affine_grid`` maps output coordinates to input coordinates in the normalised frame
+    (``align_corners=False``), so the forward map is inverted and conjugated by the
+    normalisation ``diag(2 / width, 2 / height)``.
+    """
+    to_normalised = torch.tensor(
+        [2.0 / width, 2.0 / height], dtype=linear.dtype, device=linear.device
+    )
+    inverse = torch.linalg.inv(linear)
+    inverse_normalised = inverse * to_normalised[:, None] / to_normalised[None, :]
+    offset = -(inverse @ shift.unsqueeze(-1)).squeeze(-1) * to_normalised
+    return torch.cat([inverse_normalised, offset.unsqueeze(-1)], dim=-1)

@@ -1,0 +1,222 @@
+"""Photometric nuisances: background intensity, brightness, contrast, gamma, saturation, blur.
+
+Each family draws one scalar per image and applies the whole batch with broadcast arithmetic.
+Values are fractions of the [0, 1] range, so they mean the same for ``uint8`` and float inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from invtransfer.transforms._ranges import as_number, as_range, uniform
+from invtransfer.transforms.base import TransformFamily
+from invtransfer.transforms.params import Params
+
+__all__ = ["BackgroundIntensity", "Brightness", "Contrast", "Gamma", "GaussianBlur", "Saturation"]
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+class _ScalarFamily(TransformFamily):
+    """A family with one uniform scalar per image, named ``field``, and a fixed identity value."""
+
+    field: str
+    identity_value: float
+
+    def __init__(self, name: str, value: float | Sequence[float], bounds: tuple[float, float]):
+        super().__init__()
+        self.range = as_range(name, value, bounds)
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        return Params(**{self.field: uniform(n, self.range, generator, device)})
+
+    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
+        return Params(**{self.field: torch.full((n,), self.identity_value, device=device)})
+
+    def _per_image(self, params: Params, x: Tensor) -> Tensor:
+        """The scalar of every image, shaped ``(N, 1, 1, 1)`` to broadcast against ``x``."""
+        return params[self.field].to(x.dtype).view(-1, 1, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.field}={self.range}"
+
+
+class BackgroundIntensity(_ScalarFamily):
+    """Give the background of each image one random intensity (the paper's K49-BG nuisance).
+
+    A pixel is background when every channel is within ``tolerance`` of ``background``; all
+    its channels are set to the image's intensity. The defaults reproduce the paper's recipe
+    on ``uint8`` glyphs: exactly-zero pixels get one value in 0..99 (drawn uniformly on
+    [0, 99/255] and rounded on the way back to ``uint8``).
+
+    Args:
+        intensity: range of the new background value, in [0, 1].
+        background: the background value, in [0, 1].
+        tolerance: how far from ``background`` a pixel may be and still count as background;
+            the default, half a ``uint8`` step, selects exactly-background ``uint8`` pixels.
+
+    Example:
+        >>> family = BackgroundIntensity()
+        >>> x = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
+        >>> x[:, :, 1:3, 1:3] = 255
+        >>> y = family.apply(x, Params(intensity=torch.tensor([50 / 255, 99 / 255])))
+        >>> y[:, 0, 0, 0].tolist(), y[:, 0, 1, 1].tolist()
+        ([50, 99], [255, 255])
+    """
+
+    field = "intensity"
+
+    def __init__(
+        self,
+        intensity: Sequence[float] = (0.0, 99 / 255),
+        background: float = 0.0,
+        tolerance: float = 0.5 / 255,
+    ) -> None:
+        super().__init__("intensity", intensity, (0.0, 1.0))
+        self.background = as_number("background", background, (0.0, 1.0))
+        self.tolerance = as_number("tolerance", tolerance, (0.0, 1.0))
+        self.identity_value = self.background
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        is_background = ((x - self.background).abs() <= self.tolerance).all(dim=1, keepdim=True)
+        return torch.where(is_background, self._per_image(params, x), x)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, background={self.background}, tolerance={self.tolerance}"
+
+
+class Brightness(_ScalarFamily):
+    """Multiply each image by a random factor (torchvision's brightness), clamped to [0, 1].
+
+    Example:
+        >>> y = Brightness((0.5, 1.5))(torch.rand(4, 3, 8, 8))
+        >>> y.shape
+        torch.Size([4, 3, 8, 8])
+    """
+
+    field, identity_value = "factor", 1.0
+
+    def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
+        super().__init__("factor", factor, (0.0, math.inf))
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        return x * self._per_image(params, x)
+
+
+class Contrast(_ScalarFamily):
+    """Blend each image with its mean grey level by a random factor (torchvision's contrast).
+
+    ``factor`` 0 gives a flat grey image, 1 the image itself, above 1 more contrast.
+
+    Example:
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> flat = Contrast().apply(x, Params(factor=torch.zeros(2)))
+        >>> bool((flat.amax(dim=(1, 2, 3)) - flat.amin(dim=(1, 2, 3)) < 1e-6).all())
+        True
+    """
+
+    field, identity_value = "factor", 1.0
+
+    def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
+        super().__init__("factor", factor, (0.0, math.inf))
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        mean = _grey(x).mean(dim=(1, 2, 3), keepdim=True)
+        return torch.lerp(mean, x, self._per_image(params, x))
+
+
+class Gamma(_ScalarFamily):
+    """Raise each image to a random power ``gamma`` (below 1 brightens dark regions).
+
+    Example:
+        >>> x = torch.full((1, 1, 2, 2), 0.25)
+        >>> Gamma().apply(x, Params(gamma=torch.tensor([0.5]))).flatten().tolist()
+        [0.5, 0.5, 0.5, 0.5]
+    """
+
+    field, identity_value = "gamma", 1.0
+
+    def __init__(self, gamma: Sequence[float] = (0.7, 1.5)) -> None:
+        super().__init__("gamma", gamma, (1e-3, math.inf))
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        return x.pow(self._per_image(params, x))
+
+
+class Saturation(_ScalarFamily):
+    """Blend each RGB image with its greyscale version by a random factor.
+
+    ``factor`` 0 gives greyscale, 1 the image itself, above 1 stronger colours.
+
+    Example:
+        >>> grey = Saturation().apply(torch.rand(2, 3, 8, 8), Params(factor=torch.zeros(2)))
+        >>> torch.allclose(grey[:, 0], grey[:, 2])
+        True
+    """
+
+    field, identity_value = "factor", 1.0
+    channels = (3,)
+
+    def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
+        super().__init__("factor", factor, (0.0, math.inf))
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        return torch.lerp(_grey(x), x, self._per_image(params, x))
+
+
+class GaussianBlur(_ScalarFamily):
+    """Blur each image with a Gaussian of random standard deviation ``sigma`` (in pixels).
+
+    The whole batch is one separable, grouped convolution with per-image kernels, padded by
+    reflection. ``sigma`` 0 leaves an image unchanged.
+
+    Args:
+        sigma: range of the standard deviation in pixels.
+        kernel_size: odd kernel width; by default ``2 * ceil(3 * max sigma) + 1``, capped so
+            that the reflection padding fits the image.
+
+    Example:
+        >>> x = torch.rand(4, 1, 28, 28)
+        >>> GaussianBlur((0.5, 1.5))(x).shape
+        torch.Size([4, 1, 28, 28])
+    """
+
+    field, identity_value = "sigma", 0.0
+
+    def __init__(self, sigma: Sequence[float] = (0.1, 1.5), kernel_size: int | None = None):
+        super().__init__("sigma", sigma, (0.0, math.inf))
+        if kernel_size is None:
+            kernel_size = 2 * math.ceil(3 * self.range[1]) + 1
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
+            raise TypeError(f"kernel_size: expected an odd int, received {kernel_size!r}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size: expected an odd int >= 1, received {kernel_size}")
+        self.kernel_size = kernel_size
+
+    def _apply(self, x: Tensor, params: Params) -> Tensor:
+        n, c, height, width = x.shape
+        radius = min(self.kernel_size // 2, height - 1, width - 1)
+        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+        sigma = params.sigma.to(x.dtype).clamp_min(1e-6)[:, None]
+        kernel = torch.softmax(-(offsets**2) / (2 * sigma**2), dim=1)  # (N, 2r+1), sums to 1
+        kernel = kernel.repeat_interleave(c, dim=0)  # one kernel per (image, channel)
+        flat = F.pad(x.reshape(1, n * c, height, width), [radius] * 4, mode="reflect")
+        flat = F.conv2d(flat, kernel[:, None, :, None], groups=n * c)
+        flat = F.conv2d(flat, kernel[:, None, None, :], groups=n * c)
+        return flat.view(n, c, height, width)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, kernel_size={self.kernel_size}"
+
+
+def _grey(x: Tensor) -> Tensor:
+    """``(N, 1, H, W)`` grey levels: luma for RGB, the channel mean otherwise."""
+    if x.shape[1] == 3:
+        weights = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return (x * weights).sum(dim=1, keepdim=True)
+    return x.mean(dim=1, keepdim=True)
