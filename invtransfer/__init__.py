@@ -2,7 +2,7 @@
 
 Deep networks learn invariance to class-agnostic nuisances from their large classes but do
 not transfer it to the small ones. invtransfer gives the pieces to measure and fix that:
-nuisance transform families (:mod:`invtransfer.transforms`), and, as the library grows,
+nuisance transform families (`invtransfer.transforms`), and, as the library grows,
 long-tailed datasets, samplers and losses, invariance metrics and generative invariance
 transfer.
 

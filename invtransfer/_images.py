@@ -2,7 +2,7 @@
 
 Inside the library an image batch is a float tensor ``(N, C, H, W)`` with values in [0, 1].
 Public entry points also accept ``uint8`` (0..255) and single images ``(C, H, W)``, and give
-back what they were given. :class:`ImageBatch` does that round trip in one place.
+back what they were given. `ImageBatch` does that round trip in one place.
 """
 
 from __future__ import annotations

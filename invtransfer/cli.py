@@ -31,8 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
     Example:
-        >>> main(["--version"])  # doctest: +SKIP
-        invtransfer 0.1.0
+        >>> status = main([])  # doctest: +ELLIPSIS
+        usage: invtransfer ...
+        >>> status
+        0
     """
     parser = build_parser()
     parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 A family is a distribution over nuisance transformations (rotation, background intensity,
 stroke width, lighting, ...). ``family.sample(n, generator)`` draws replayable
-:class:`Params`, ``family.apply(x, params)`` applies them to a batch in one call, and
+`Params`, ``family.apply(x, params)`` applies them to a batch in one call, and
 ``family(x)`` does both, as an ``nn.Module``.
 
 Example:

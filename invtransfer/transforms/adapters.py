@@ -130,11 +130,11 @@ class FamilyTransform(v2.Transform):
 def from_torchvision(transform: v2.Transform) -> TorchvisionFamily:
     """Wrap a ``torchvision.transforms.v2`` transform as a family with per-image parameters.
 
-    See :class:`TorchvisionFamily`.
+    See `TorchvisionFamily`.
     """
     return TorchvisionFamily(transform)
 
 
 def to_torchvision(family: TransformFamily) -> FamilyTransform:
-    """Wrap a family as a ``torchvision.transforms.v2`` transform. See :class:`FamilyTransform`."""
+    """Wrap a family as a ``torchvision.transforms.v2`` transform. See `FamilyTransform`."""
     return FamilyTransform(family)

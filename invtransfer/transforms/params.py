@@ -100,7 +100,7 @@ class Params:
 
     @classmethod
     def from_dict(cls, flat: Mapping[str, Tensor]) -> Params:
-        """Rebuild the ``Params`` that :meth:`to_dict` flattened."""
+        """Rebuild the ``Params`` that `to_dict` flattened."""
         grouped: dict[str, Tensor | dict[str, Tensor]] = {}
         for key, value in flat.items():
             head, dot, rest = key.partition(".")

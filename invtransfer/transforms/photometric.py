@@ -19,7 +19,7 @@ from invtransfer.transforms.params import Params
 
 __all__ = ["BackgroundIntensity", "Brightness", "Contrast", "Gamma", "GaussianBlur", "Saturation"]
 
-_LUMA = (0.299, 0.587, 0.114)
+_LUMA = (0.2989, 0.587, 0.114)  # ITU-R BT.601 weights as torchvision rounds them
 
 
 class _ScalarFamily(TransformFamily):
@@ -49,10 +49,11 @@ class _ScalarFamily(TransformFamily):
 class BackgroundIntensity(_ScalarFamily):
     """Give the background of each image one random intensity (the paper's K49-BG nuisance).
 
-    A pixel is background when every channel is within ``tolerance`` of ``background``; all
-    its channels are set to the image's intensity. The defaults reproduce the paper's recipe
-    on ``uint8`` glyphs: exactly-zero pixels get one value in 0..99 (drawn uniformly on
-    [0, 99/255] and rounded on the way back to ``uint8``).
+    A pixel is background when every channel is within ``tolerance`` of ``background``; it is
+    shifted by ``intensity - background``, so an exact background pixel becomes ``intensity``
+    and the parameter ``intensity = background`` is the exact identity. The defaults reproduce
+    the paper's recipe on ``uint8`` glyphs: exactly-zero pixels get one value in 0..99 (drawn
+    uniformly on [0, 99/255] and rounded on the way back to ``uint8``).
 
     Args:
         intensity: range of the new background value, in [0, 1].
@@ -84,7 +85,8 @@ class BackgroundIntensity(_ScalarFamily):
 
     def _apply(self, x: Tensor, params: Params) -> Tensor:
         is_background = ((x - self.background).abs() <= self.tolerance).all(dim=1, keepdim=True)
-        return torch.where(is_background, self._per_image(params, x), x)
+        shift = self._per_image(params, x) - self.background
+        return torch.where(is_background, x + shift, x)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, background={self.background}, tolerance={self.tolerance}"

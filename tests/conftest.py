@@ -1,0 +1,62 @@
+"""Shared fixtures: a catalogue of every family, and hypothesis settings sized for CI."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+from torchvision.transforms import v2
+
+from invtransfer import transforms as T
+
+settings.register_profile(
+    "default",
+    max_examples=int(os.environ.get("INVTRANSFER_HYPOTHESIS_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("default")
+
+FAMILIES = {
+    "rotation": lambda: T.Rotation(),
+    "rotation_bicubic": lambda: T.Rotation(degrees=(-90, 90), interpolation="bicubic"),
+    "affine": lambda: T.Affine(degrees=20, translate=0.1, scale=(0.8, 1.2), shear=10),
+    "hflip": lambda: T.HorizontalFlip(),
+    "background": lambda: T.BackgroundIntensity(),
+    "brightness": lambda: T.Brightness(),
+    "contrast": lambda: T.Contrast(),
+    "gamma": lambda: T.Gamma(),
+    "saturation": lambda: T.Saturation(),
+    "blur": lambda: T.GaussianBlur(),
+    "morphology": lambda: T.Morphology(),
+    "compose": lambda: T.Compose([T.Rotation(degrees=30), T.Morphology()]),
+    "choice": lambda: T.RandomChoice([T.Rotation(), T.Brightness(), T.Morphology()]),
+    "apply": lambda: T.RandomApply(T.Contrast(), p=0.5),
+    "torchvision": lambda: T.from_torchvision(v2.RandomRotation(45)),
+}
+"""Every family the library ships, with settings that make its effect visible."""
+
+RGB_ONLY = {"saturation"}
+
+
+def make_family(name: str) -> T.TransformFamily:
+    """A fresh family from the catalogue."""
+    return FAMILIES[name]()
+
+
+every_family = pytest.mark.parametrize("family_name", sorted(FAMILIES))
+"""Run a test once per family in the catalogue, as the ``family_name`` argument."""
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    """A CPU generator with a fixed seed."""
+    return torch.Generator().manual_seed(seed)
+
+
+def images(n: int = 4, channels: int = 3, size: int = 12, seed: int = 0) -> torch.Tensor:
+    """Float images in [0, 1] with structure (a bright square) and noise."""
+    x = torch.rand(n, channels, size, size, generator=seeded(seed)) * 0.5
+    x[..., size // 4 : size // 2, size // 3 : 3 * size // 4] += 0.5
+    return x

@@ -1,0 +1,41 @@
+"""The examples and the README's code run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_transforms_tour_writes_a_grid_per_family(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            ROOT / "examples" / "transforms_tour.py",
+            "--out",
+            tmp_path,
+            "--images",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "identical = True" in result.stderr
+    grids = sorted(path.name for path in tmp_path.glob("*.png"))
+    assert {"rotation.png", "background.png", "morphology.png"} <= set(grids)
+
+
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_python_blocks_in_documents_run(document):
+    blocks = re.findall(r"```python\n(.*?)```", document.read_text(), flags=re.S)
+    for number, block in enumerate(blocks, start=1):
+        exec(compile(block, f"{document.name} block {number}", "exec"), {})
