@@ -83,8 +83,7 @@ class ImageBatch:
 
 
 def _check_unit_range(x: Tensor, name: str) -> None:
-    low, high = torch.aminmax(x)
-    low, high = float(low), float(high)
+    low, high = (float(v) for v in torch.aminmax(x))
     if not (low >= -RANGE_TOLERANCE and high <= 1 + RANGE_TOLERANCE):
         raise ValueError(
             f"{name}: expected float values in [0, 1] (uint8 images may use 0..255), "

@@ -134,3 +134,18 @@ def test_family_sits_in_sequential(family_name):
     model = torch.nn.Sequential(family, torch.nn.Flatten())
     x = images(2, channels_for(family_name), size=8)
     assert model(x).shape == (2, x.shape[1] * 64)
+
+
+def test_module_machinery_still_works(family_name):
+    family = make_family(family_name)
+    model = torch.nn.Sequential(family, torch.nn.Conv2d(channels_for(family_name), 2, 3))
+    model.apply(lambda module: None)  # nn.Module.apply(fn), as weight initialisers use it
+    model.to("cpu").double().float()
+    model.load_state_dict(model.state_dict())
+    x = images(2, channels_for(family_name), size=8)
+    assert model(x).shape == (2, 2, 6, 6)
+
+
+def test_apply_without_params_is_refused(family_name):
+    with pytest.raises(TypeError, match="params: expected Params"):
+        make_family(family_name).apply(images(1, channels_for(family_name)))

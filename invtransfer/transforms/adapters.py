@@ -55,7 +55,7 @@ class TorchvisionFamily(TransformFamily):
     def identity(self, n: int, device: torch.device | str | None = None) -> Params:
         return Params(seed=torch.full((n,), _IDENTITY_SEED, dtype=torch.long, device=device))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         outputs = []
         with torch.random.fork_rng(devices=[]):
             for image, seed in zip(x, params.seed.tolist(), strict=True):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, overload
 
 import torch
 from torch import Tensor, nn
@@ -32,7 +33,7 @@ class TransformFamily(nn.Module):
     Subclasses implement three small methods, all on float ``(N, C, H, W)`` batches in [0, 1]:
 
     - ``_sample(n, generator, device) -> Params`` draws one parameter set per sample;
-    - ``_apply(x, params) -> Tensor`` applies per-sample parameters in one batched call;
+    - ``_transform(x, params) -> Tensor`` applies per-sample parameters in one batched call;
     - ``identity(n, device=None) -> Params`` gives parameters that leave images unchanged.
 
     The public methods add the library's contracts around them: input validation, the dtype
@@ -77,10 +78,26 @@ class TransformFamily(nn.Module):
         generator, device = _resolve_generator(generator, device)
         return self._sample(n, generator, device)
 
-    def apply(self, x: Tensor, params: Params) -> Tensor:
-        """Apply ``params`` (one row per image) to ``x``; deterministic and batched."""
+    @overload
+    def apply(self, x: Tensor, params: Params) -> Tensor: ...
+
+    @overload
+    def apply(self, x: Callable[[nn.Module], None]) -> TransformFamily: ...
+
+    def apply(self, x: Any, params: Params | None = None) -> Any:
+        """Apply ``params`` (one row per image) to ``x``; deterministic and batched.
+
+        Called with a function and no parameters, this is ``nn.Module.apply``, so that
+        ``model.apply(init_weights)`` still works on a model that contains a family.
+        """
+        if params is None and callable(x):
+            return super().apply(x)
+        if params is None:
+            raise TypeError("params: expected Params for every image of x, received None")
         batch = self._validate(x)
-        return batch.restore(self._apply(batch.images, self._check_params(params, batch.images)))
+        return batch.restore(
+            self._transform(batch.images, self._check_params(params, batch.images))
+        )
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Sample parameters for every image of ``x`` and apply them."""
@@ -92,7 +109,7 @@ class TransformFamily(nn.Module):
         """Like calling the family, but also return the parameters it drew."""
         batch = self._validate(x)
         params = self.sample(len(batch.images), generator, batch.images.device)
-        return batch.restore(self._apply(batch.images, params)), params
+        return batch.restore(self._transform(batch.images, params)), params
 
     def views(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Views:
         """``k`` independently transformed copies of every image in ``x``.
@@ -110,7 +127,7 @@ class TransformFamily(nn.Module):
         images = batch.images[source]
         params = self.sample(len(images), generator, images.device)
         restored = ImageBatch(images, batch.dtype, single=False).restore(
-            self._apply(images, params)
+            self._transform(images, params)
         )
         return Views(restored, source, params)
 
@@ -129,7 +146,7 @@ class TransformFamily(nn.Module):
     def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
         raise NotImplementedError
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         raise NotImplementedError
 
     def _validate(self, x: Tensor) -> ImageBatch:

@@ -8,7 +8,8 @@ depend on probabilities or on the outcome of earlier draws.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -37,19 +38,26 @@ class _Composite(TransformFamily):
                 )
         self.families = nn.ModuleList(families)
 
+    def members(self) -> Iterator[tuple[str, TransformFamily]]:
+        """``(field name, family)`` for every child, in order."""
+        for i, family in enumerate(self.families):
+            yield str(i), cast(TransformFamily, family)
+
     def check_channels(self, channels: int) -> None:
-        for family in self.families:
+        for _, family in self.members():
             family.check_channels(channels)
 
     @property
     def geometric(self) -> bool:  # type: ignore[override]
-        return any(family.geometric for family in self.families)
+        return any(family.geometric for _, family in self.members())
 
-    def _sample_children(self, n: int, generator: torch.Generator, device: torch.device):
-        return {str(i): f._sample(n, generator, device) for i, f in enumerate(self.families)}
+    def _sample_children(
+        self, n: int, generator: torch.Generator, device: torch.device
+    ) -> dict[str, Params]:
+        return {name: f._sample(n, generator, device) for name, f in self.members()}
 
-    def _identity_children(self, n: int, device: torch.device | str | None):
-        return {str(i): f.identity(n, device) for i, f in enumerate(self.families)}
+    def _identity_children(self, n: int, device: torch.device | str | None) -> dict[str, Params]:
+        return {name: f.identity(n, device) for name, f in self.members()}
 
 
 class Compose(_Composite):
@@ -71,9 +79,9 @@ class Compose(_Composite):
     def identity(self, n: int, device: torch.device | str | None = None) -> Params:
         return Params(**self._identity_children(n, device))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
-        for i, family in enumerate(self.families):
-            x = family._apply(x, params[str(i)])
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
+        for name, family in self.members():
+            x = family._transform(x, params[name])
         return x
 
 
@@ -91,6 +99,8 @@ class RandomChoice(_Composite):
         >>> params.choice.shape
         torch.Size([6])
     """
+
+    p: Tensor
 
     def __init__(
         self, families: Sequence[TransformFamily], p: Sequence[float] | None = None
@@ -118,10 +128,10 @@ class RandomChoice(_Composite):
         choice = torch.zeros(n, dtype=torch.long, device=device)
         return Params(choice=choice, **self._identity_children(n, device))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         out = x.clone()
-        for i, family in enumerate(self.families):
-            _apply_to_rows(family, x, params[str(i)], params.choice == i, out)
+        for i, (name, family) in enumerate(self.members()):
+            _apply_to_rows(family, x, params[name], params.choice == i, out)
         return out
 
     def extra_repr(self) -> str:
@@ -138,6 +148,8 @@ class RandomApply(TransformFamily):
         >>> sorted(params.to_dict())
         ['applied', 'family.angle']
     """
+
+    family: TransformFamily
 
     def __init__(self, family: TransformFamily, p: float = 0.5) -> None:
         super().__init__()
@@ -161,7 +173,7 @@ class RandomApply(TransformFamily):
         applied = torch.zeros(n, dtype=torch.bool, device=device)
         return Params(applied=applied, family=self.family.identity(n, device))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         out = x.clone()
         _apply_to_rows(self.family, x, params.family, params.applied, out)
         return out
@@ -176,4 +188,4 @@ def _apply_to_rows(
     """Write ``family`` applied to the selected rows of ``x`` into the same rows of ``out``."""
     index = rows.nonzero().squeeze(1)
     if len(index):
-        out[index] = family._apply(x[index], params[index])
+        out[index] = family._transform(x[index], params[index])

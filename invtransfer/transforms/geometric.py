@@ -41,7 +41,7 @@ class _Warp(TransformFamily):
         """Per-sample ``(N, 2, 2)`` linear maps and ``(N, 2)`` shifts, in centred pixels."""
         raise NotImplementedError
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         height, width = x.shape[-2:]
         linear, shift = self._forward_maps(params, height, width)
         theta = _sampling_grid_matrix(linear.to(x.dtype), shift.to(x.dtype), height, width)
@@ -183,7 +183,7 @@ class HorizontalFlip(TransformFamily):
     def identity(self, n: int, device: torch.device | str | None = None) -> Params:
         return Params(flip=torch.zeros(n, dtype=torch.bool, device=device))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         return torch.where(params.flip[:, None, None, None], x.flip(-1), x)
 
     def extra_repr(self) -> str:

@@ -74,7 +74,7 @@ class Morphology(TransformFamily):
             size=torch.ones(n, dtype=torch.long, device=device),
         )
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         sign = torch.where(params.dilate, 1.0, -1.0).to(x.dtype).view(-1, 1, 1, 1)
         return dilate(x * sign, params.size) * sign
 

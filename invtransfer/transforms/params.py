@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Union
+from typing import Any, Union, overload
 
 import torch
 from torch import Tensor
@@ -52,7 +52,7 @@ class Params:
     def __len__(self) -> int:
         return self._n
 
-    def __getattr__(self, name: str) -> Field:
+    def __getattr__(self, name: str) -> Any:
         try:
             return self._fields[name]
         except KeyError:
@@ -60,7 +60,13 @@ class Params:
                 f"Params has no field {name!r}; its fields are {list(self._fields)}"
             ) from None
 
-    def __getitem__(self, index: str | Index) -> Params | Field:
+    @overload
+    def __getitem__(self, index: str) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: Index) -> Params: ...
+
+    def __getitem__(self, index: str | Index) -> Any:
         """A field by name, or the rows selected by an int, slice, index list or mask."""
         if isinstance(index, str):
             return getattr(self, index)

@@ -83,7 +83,7 @@ class BackgroundIntensity(_ScalarFamily):
         self.tolerance = as_number("tolerance", tolerance, (0.0, 1.0))
         self.identity_value = self.background
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         is_background = ((x - self.background).abs() <= self.tolerance).all(dim=1, keepdim=True)
         shift = self._per_image(params, x) - self.background
         return torch.where(is_background, x + shift, x)
@@ -106,7 +106,7 @@ class Brightness(_ScalarFamily):
     def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
         super().__init__("factor", factor, (0.0, math.inf))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         return x * self._per_image(params, x)
 
 
@@ -127,7 +127,7 @@ class Contrast(_ScalarFamily):
     def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
         super().__init__("factor", factor, (0.0, math.inf))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         mean = _grey(x).mean(dim=(1, 2, 3), keepdim=True)
         return torch.lerp(mean, x, self._per_image(params, x))
 
@@ -146,7 +146,7 @@ class Gamma(_ScalarFamily):
     def __init__(self, gamma: Sequence[float] = (0.7, 1.5)) -> None:
         super().__init__("gamma", gamma, (1e-3, math.inf))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         return x.pow(self._per_image(params, x))
 
 
@@ -167,7 +167,7 @@ class Saturation(_ScalarFamily):
     def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
         super().__init__("factor", factor, (0.0, math.inf))
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         return torch.lerp(_grey(x), x, self._per_image(params, x))
 
 
@@ -200,7 +200,7 @@ class GaussianBlur(_ScalarFamily):
             raise ValueError(f"kernel_size: expected an odd int >= 1, received {kernel_size}")
         self.kernel_size = kernel_size
 
-    def _apply(self, x: Tensor, params: Params) -> Tensor:
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
         n, c, height, width = x.shape
         radius = min(self.kernel_size // 2, height - 1, width - 1)
         offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
