@@ -73,10 +73,13 @@ class ImageBatch:
         return cls(working, x.dtype, single)
 
     def restore(self, images: Tensor) -> Tensor:
-        """Return float ``images`` in [0, 1] in the caller's dtype and rank (clamping overshoot)."""
-        images = images.clamp(0, 1)
+        """Return float ``images`` in the caller's dtype and rank, clamped to [0, 1].
+
+        ``images`` must be a fresh result, not the caller's tensor: it is clamped in place.
+        """
+        images = images.clamp_(0, 1)
         if self.dtype == torch.uint8:
-            images = images.mul(255).round_().to(torch.uint8)
+            images = images.mul_(255).round_().to(torch.uint8)
         else:
             images = images.to(self.dtype)
         return images.squeeze(0) if self.single else images

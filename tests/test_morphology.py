@@ -7,7 +7,11 @@ import torch
 import torch.nn.functional as F
 from conftest import seeded
 
-from invtransfer.transforms import Morphology, Params, dilate
+from invtransfer.transforms import Morphology, Params, dilate_or_erode
+
+
+def dilate(x: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    return dilate_or_erode(x, size, torch.ones(len(x), dtype=torch.bool))
 
 
 def reference_dilation(image: torch.Tensor, k: int) -> torch.Tensor:
@@ -65,8 +69,15 @@ def test_paper_recipe_probabilities_and_sizes():
     assert set(params.size[~params.dilate].unique().tolist()) == {1, 2}
 
 
-def test_dilate_rejects_bad_sizes():
-    with pytest.raises(ValueError, match="size"):
+def test_kernels_wider_than_the_image_take_the_image_maximum():
+    x = torch.rand(3, 2, 3, 4, generator=seeded())
+    grown = dilate(x, torch.tensor([9, 1, 12]))
+    assert torch.equal(grown[[0, 2]], x[[0, 2]].amax(dim=(2, 3), keepdim=True).expand(2, 2, 3, 4))
+    assert torch.equal(grown[1], x[1])
+
+
+def test_dilate_or_erode_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="size: expected kernel sizes >= 1"):
         dilate(torch.rand(2, 1, 5, 5), torch.tensor([0, 2]))
-    with pytest.raises(ValueError, match="one kernel size per image"):
+    with pytest.raises(ValueError, match=r"size: expected one value per image, shape \(2,\)"):
         dilate(torch.rand(2, 1, 5, 5), torch.tensor([2]))

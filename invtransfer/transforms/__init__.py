@@ -23,7 +23,7 @@ from invtransfer.transforms.adapters import (
 from invtransfer.transforms.base import TransformFamily, Views
 from invtransfer.transforms.compose import Compose, RandomApply, RandomChoice
 from invtransfer.transforms.geometric import Affine, HorizontalFlip, Rotation
-from invtransfer.transforms.morphology import Morphology, dilate
+from invtransfer.transforms.morphology import Morphology, dilate_or_erode
 from invtransfer.transforms.params import Params
 from invtransfer.transforms.photometric import (
     BackgroundIntensity,
@@ -53,7 +53,7 @@ __all__ = [
     "TorchvisionFamily",
     "TransformFamily",
     "Views",
-    "dilate",
+    "dilate_or_erode",
     "from_torchvision",
     "to_torchvision",
 ]

@@ -33,7 +33,8 @@ class TransformFamily(nn.Module):
     Subclasses implement three small methods, all on float ``(N, C, H, W)`` batches in [0, 1]:
 
     - ``_sample(n, generator, device) -> Params`` draws one parameter set per sample;
-    - ``_transform(x, params) -> Tensor`` applies per-sample parameters in one batched call;
+    - ``_transform(x, params) -> Tensor`` applies per-sample parameters in one batched call
+      and returns a new tensor (never ``x`` itself or a view of it);
     - ``identity(n, device=None) -> Params`` gives parameters that leave images unchanged.
 
     The public methods add the library's contracts around them: input validation, the dtype
