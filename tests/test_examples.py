@@ -39,3 +39,16 @@ def test_python_blocks_in_documents_run(document):
     blocks = re.findall(r"```python\n(.*?)```", document.read_text(), flags=re.S)
     for number, block in enumerate(blocks, start=1):
         exec(compile(block, f"{document.name} block {number}", "exec"), {})
+
+
+def test_transforms_benchmark_smoke_run():
+    pytest.importorskip(
+        "kornia", reason="the benchmark compares against kornia (pip install kornia)"
+    )
+    result = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / "transforms.py", "--quick"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("x256") == 0 and result.stdout.count("256x") == 4
