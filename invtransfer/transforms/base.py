@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, NamedTuple, overload
 
 import torch
@@ -108,9 +109,7 @@ class TransformFamily(nn.Module):
         self, x: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Params]:
         """Like calling the family, but also return the parameters it drew."""
-        batch = self._validate(x)
-        params = self.sample(len(batch.images), generator, batch.images.device)
-        return batch.restore(self._transform(batch.images, params)), params
+        return self._transform_randomly(self._validate(x), generator)
 
     def views(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Views:
         """``k`` independently transformed copies of every image in ``x``.
@@ -125,12 +124,9 @@ class TransformFamily(nn.Module):
             raise ValueError(f"k: expected a positive int number of views, received {k!r}")
         batch = self._validate(x)
         source = torch.arange(len(batch.images), device=batch.images.device).repeat_interleave(k)
-        images = batch.images[source]
-        params = self.sample(len(images), generator, images.device)
-        restored = ImageBatch(images, batch.dtype, single=False).restore(
-            self._transform(images, params)
-        )
-        return Views(restored, source, params)
+        copies = replace(batch, images=batch.images[source], single=False)
+        images, params = self._transform_randomly(copies, generator)
+        return Views(images, source, params)
 
     def identity(self, n: int, device: torch.device | str | None = None) -> Params:
         """Parameters for ``n`` samples that leave images unchanged."""
@@ -149,6 +145,12 @@ class TransformFamily(nn.Module):
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         raise NotImplementedError
+
+    def _transform_randomly(
+        self, batch: ImageBatch, generator: torch.Generator | None
+    ) -> tuple[Tensor, Params]:
+        params = self.sample(len(batch.images), generator, batch.images.device)
+        return batch.restore(self._transform(batch.images, params)), params
 
     def _validate(self, x: Tensor) -> ImageBatch:
         batch = ImageBatch.from_user(x)
