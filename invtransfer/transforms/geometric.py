@@ -99,7 +99,8 @@ class Affine(_Warp):
     The forward map is ``p -> R(angle) @ S(scale) @ Shear(shear_x, shear_y) @ p + t`` in
     pixel coordinates centred on the image, where the shear moves ``x`` by
     ``tan(shear_x) * y`` and ``y`` by ``tan(shear_y) * x``, and ``t`` is
-    ``(translate_x * width, translate_y * height)``.
+    ``(translate_x * width, translate_y * height)``. Angles turn counter-clockwise, as in
+    ``Rotation`` and torchvision's ``rotate`` (torchvision's ``affine`` turns clockwise).
 
     Args:
         degrees: rotation range in degrees; a number ``d`` means ``(-d, d)``.
