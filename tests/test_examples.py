@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from data_files import SHARED_DATA, write_mnist_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +30,33 @@ def test_transforms_tour_writes_a_grid_per_family(tmp_path):
     assert "identical = True" in result.stderr
     grids = sorted(path.name for path in tmp_path.glob("*.png"))
     assert {"rotation.png", "background.png", "morphology.png"} <= set(grids)
+
+
+def test_longtail_datasets_example_saves_a_grid_per_variant(tmp_path):
+    mnist = SHARED_DATA / "mnist"
+    if not mnist.is_dir():  # the small files the tests write, when the real ones are absent
+        mnist = write_mnist_layout(tmp_path, per_class=60, classes=10)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            ROOT / "examples" / "longtail_datasets.py",
+            "--data-root",
+            mnist,
+            "--out",
+            out,
+            "--max-count",
+            "40",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "mnist_bg_lt.png",
+        "mnist_dil_lt.png",
+        "mnist_rot_lt.png",
+    ]
 
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

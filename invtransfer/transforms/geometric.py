@@ -223,9 +223,8 @@ def _affine_grid(theta: Tensor, height: int, width: int) -> Tensor:
     permuted view, which is several times faster on the CPU than a batched matrix product
     over every pixel (``grid_sample`` reads the view as it is).
     """
-    options = {"dtype": theta.dtype, "device": theta.device}
-    xs = (torch.arange(width, **options) * 2 + 1) / width - 1
-    ys = (torch.arange(height, **options) * 2 + 1) / height - 1
+    xs = (torch.arange(width, dtype=theta.dtype, device=theta.device) * 2 + 1) / width - 1
+    ys = (torch.arange(height, dtype=theta.dtype, device=theta.device) * 2 + 1) / height - 1
     theta = theta[:, :, None, None, :]  # (N, 2, 1, 1, 3): x, y and offset terms of x and y
     planes = (theta[..., 0] * xs + theta[..., 2]) + theta[..., 1] * ys[:, None]
     return planes.permute(0, 2, 3, 1)

@@ -1,0 +1,47 @@
+"""Long-tailed datasets: class-count profiles, long-tailed subsets, fixed-nuisance datasets,
+dataset recipes, file readers and the embedded procedural ``Glyphs`` dataset.
+
+Example:
+    >>> from invtransfer.data import longtail_counts, summary
+    >>> counts = longtail_counts("zipf", 49, 4800, alpha=2, min_count=5)
+    >>> print(summary(counts))
+    49 classes, 7822 examples, counts 5..4800 (imbalance 960.0, Gini 0.902); many/medium/few: 6/9/34
+"""
+
+from invtransfer.data.images import TensorImages
+from invtransfer.data.longtail import LongTailSubset, make_longtail
+from invtransfer.data.nuisance import NuisanceDataset
+from invtransfer.data.profiles import PROFILES, CountSummary, longtail_counts, summary
+from invtransfer.data.readers import find_file, read_idx, read_npz
+from invtransfer.data.recipes import (
+    VARIANTS,
+    LongTailSplits,
+    cifar_lt,
+    grayscale_lt,
+    k49_lt,
+    kmnist_lt,
+    mnist_lt,
+    nuisance_family,
+)
+
+__all__ = [
+    "PROFILES",
+    "VARIANTS",
+    "CountSummary",
+    "LongTailSplits",
+    "LongTailSubset",
+    "NuisanceDataset",
+    "TensorImages",
+    "cifar_lt",
+    "find_file",
+    "grayscale_lt",
+    "k49_lt",
+    "kmnist_lt",
+    "longtail_counts",
+    "make_longtail",
+    "mnist_lt",
+    "nuisance_family",
+    "read_idx",
+    "read_npz",
+    "summary",
+]

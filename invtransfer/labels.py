@@ -1,0 +1,149 @@
+"""Labels and class counts, resolved without decoding images.
+
+Every part of the library that needs a dataset's labels asks :func:`resolve_labels`, which
+looks, in order, at an explicit ``labels=`` argument, a ``targets`` or ``labels`` attribute,
+the parents of ``Subset`` and ``ConcatDataset``, and torchvision's ``samples`` list; it
+iterates the dataset (decoding every image) only when explicitly allowed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import ConcatDataset, Dataset, Subset
+
+__all__ = ["check_class_counts", "class_counts", "resolve_labels"]
+
+
+def resolve_labels(
+    dataset: Dataset | None = None,
+    labels: Sequence[int] | Tensor | None = None,
+    allow_iteration: bool = False,
+) -> Tensor:
+    """The integer class label of every example of ``dataset``, as a 1-D int64 tensor.
+
+    Args:
+        dataset: any map-style dataset; may be ``None`` when ``labels`` is given.
+        labels: explicit labels; they win over everything the dataset says.
+        allow_iteration: as a last resort, read ``dataset[i][1]`` for every ``i``, decoding
+            every image (slow; warns).
+
+    Example:
+        >>> from torch.utils.data import Subset, TensorDataset
+        >>> base = TensorDataset(torch.zeros(4, 1))
+        >>> base.targets = [2, 0, 1, 2]
+        >>> resolve_labels(Subset(base, [3, 1])).tolist()
+        [2, 0]
+    """
+    if labels is not None:
+        resolved = _as_label_tensor(labels, "labels")
+    elif dataset is None:
+        raise TypeError("dataset: expected a dataset or explicit labels, received neither")
+    else:
+        resolved = _labels_of(dataset, allow_iteration)
+    if dataset is not None and _has_len(dataset) and len(resolved) != len(dataset):  # type: ignore[arg-type]
+        raise ValueError(
+            f"labels: expected one label per example ({len(dataset)}), "  # type: ignore[arg-type]
+            f"received {len(resolved)}"
+        )
+    return resolved
+
+
+def class_counts(labels: Tensor, num_classes: int | None = None) -> Tensor:
+    """Examples per class, a 1-D int64 tensor indexed by class id.
+
+    Args:
+        labels: 1-D integer labels.
+        num_classes: the number of classes; by default one more than the largest label.
+
+    Example:
+        >>> class_counts(torch.tensor([0, 2, 2, 0, 2]), num_classes=4).tolist()
+        [2, 0, 3, 0]
+    """
+    labels = _as_label_tensor(labels, "labels")
+    largest = int(labels.max()) if len(labels) else -1
+    if num_classes is None:
+        num_classes = largest + 1
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes: expected a positive int, received {num_classes!r}")
+    if largest >= num_classes:
+        raise ValueError(f"labels: expected labels in [0, {num_classes}), received label {largest}")
+    return torch.bincount(labels, minlength=num_classes)
+
+
+def check_class_counts(counts: Any, name: str = "counts") -> Tensor:
+    """Validate class counts: a 1-D integer tensor (or sequence) with every class non-empty.
+
+    Example:
+        >>> check_class_counts([50, 5, 1]).tolist()
+        [50, 5, 1]
+    """
+    tensor = torch.as_tensor(counts)
+    if tensor.ndim != 1 or len(tensor) == 0:
+        raise ValueError(
+            f"{name}: expected a non-empty 1-D sequence of class counts, "
+            f"received shape {tuple(tensor.shape)}"
+        )
+    if tensor.dtype.is_floating_point or tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(f"{name}: expected integer counts, received dtype {tensor.dtype}")
+    empty = (tensor < 1).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(
+            f"{name}: expected every class to have at least 1 example, received "
+            f"{tensor[empty].tolist()} for classes {empty}"
+        )
+    return tensor.to(torch.long)
+
+
+def _labels_of(dataset: Dataset, allow_iteration: bool) -> Tensor:
+    for attribute in ("targets", "labels"):
+        value = getattr(dataset, attribute, None)
+        if value is not None and not callable(value):
+            return _as_label_tensor(value, f"{type(dataset).__name__}.{attribute}")
+    if isinstance(dataset, Subset):
+        parent = _labels_of(dataset.dataset, allow_iteration)
+        return parent[torch.as_tensor(dataset.indices, dtype=torch.long)]
+    if isinstance(dataset, ConcatDataset):
+        return torch.cat([_labels_of(part, allow_iteration) for part in dataset.datasets])
+    samples = getattr(dataset, "samples", None)
+    if isinstance(samples, Sequence) and samples and isinstance(samples[0], tuple):
+        return _as_label_tensor(
+            [label for _, label in samples], f"{type(dataset).__name__}.samples"
+        )
+    if allow_iteration:
+        warnings.warn(
+            f"resolve_labels: {type(dataset).__name__} has no targets, labels or samples; "
+            "reading every example to find its label",
+            stacklevel=3,
+        )
+        return _as_label_tensor([dataset[i][1] for i in range(len(dataset))], "dataset[i][1]")  # type: ignore[arg-type]
+    raise TypeError(
+        f"dataset: expected a dataset with `targets`, `labels` or `samples`, or a Subset or "
+        f"ConcatDataset of one; received {type(dataset).__name__}. Pass labels=..., or "
+        "allow_iteration=True to read every example"
+    )
+
+
+def _as_label_tensor(value: Any, name: str) -> Tensor:
+    tensor = torch.as_tensor(value) if not isinstance(value, Tensor) else value.detach().cpu()
+    if tensor.dtype.is_floating_point or tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(f"{name}: expected integer class labels, received dtype {tensor.dtype}")
+    if tensor.ndim != 1:
+        raise ValueError(
+            f"{name}: expected a 1-D sequence of labels, received shape {tuple(tensor.shape)}"
+        )
+    if len(tensor) and int(tensor.min()) < 0:
+        raise ValueError(f"{name}: expected labels >= 0, received {int(tensor.min())}")
+    return tensor.to(torch.long)
+
+
+def _has_len(dataset: object) -> bool:
+    try:
+        len(dataset)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return True
