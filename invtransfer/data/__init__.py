@@ -8,6 +8,7 @@ Example:
     49 classes, 7822 examples, counts 5..4800 (imbalance 960.0, Gini 0.902); many/medium/few: 6/9/34
 """
 
+from invtransfer.data.folders import gtsrb_lt, tinyimagenet_lt
 from invtransfer.data.images import TensorImages
 from invtransfer.data.longtail import LongTailSubset, make_longtail
 from invtransfer.data.nuisance import NuisanceDataset
@@ -20,6 +21,7 @@ from invtransfer.data.recipes import (
     grayscale_lt,
     k49_lt,
     kmnist_lt,
+    longtail_with_holdout,
     mnist_lt,
     nuisance_family,
 )
@@ -35,13 +37,16 @@ __all__ = [
     "cifar_lt",
     "find_file",
     "grayscale_lt",
+    "gtsrb_lt",
     "k49_lt",
     "kmnist_lt",
     "longtail_counts",
+    "longtail_with_holdout",
     "make_longtail",
     "mnist_lt",
     "nuisance_family",
     "read_idx",
     "read_npz",
     "summary",
+    "tinyimagenet_lt",
 ]

@@ -226,30 +226,44 @@ def longtail_with_holdout(
     train: Dataset,
     test: Dataset,
     imbalance_ratio: float,
-    max_count: int | None,
-    seed: int | None,
-    val_per_class: int,
+    max_count: int | None = None,
+    seed: int | None = None,
+    val_per_class: int = 0,
+    labels: Tensor | None = None,
 ) -> LongTailSplits:
     """An exponential long-tailed view of ``train``, after setting a balanced val set aside.
 
     The shared core of the folder-based recipes (see :func:`cifar_lt` for the arguments).
     ``val_per_class`` images of every class are held out first (seeded), so the long-tailed
-    set never sees them; ``max_count`` then defaults to the largest class that remains.
+    set never sees them. The ``i``-th largest count of the profile goes to the ``i``-th
+    largest class that remains (ties keep class order, so on a balanced set class 0 is the
+    largest), and ``max_count`` defaults to the size of the largest class.
+
+    Example:
+        >>> from torch.utils.data import TensorDataset
+        >>> base = TensorDataset(torch.zeros(60, 1))
+        >>> splits = longtail_with_holdout(base, base, imbalance_ratio=10, val_per_class=2,
+        ...                                labels=torch.arange(60) % 3)
+        >>> splits.class_counts.tolist(), len(splits.val)
+        ([18, 5, 1], 6)
     """
-    labels = resolve_labels(train)
+    labels = resolve_labels(train, labels)
     val = None
     if val_per_class > 0:
-        val = make_longtail(train, [val_per_class] * len(class_counts(labels)), seed=seed or 0)
+        num_classes = len(class_counts(labels))
+        val = make_longtail(train, [val_per_class] * num_classes, seed=seed or 0, labels=labels)
         kept = torch.ones(len(labels), dtype=torch.bool)
         kept[val.indices] = False
         train, labels = Subset(train, kept.nonzero().flatten().tolist()), labels[kept]
     available = class_counts(labels)
-    counts = longtail_counts(
+    profile = longtail_counts(
         "exponential",
         len(available),
         int(available.max()) if max_count is None else max_count,
         imbalance_ratio=imbalance_ratio,
     )
+    counts = torch.empty_like(profile)
+    counts[torch.argsort(available, descending=True, stable=True)] = profile
     longtail = make_longtail(train, counts, seed=seed, labels=labels)
     return LongTailSplits(train=longtail, val=val, test=test, class_counts=counts)
 
