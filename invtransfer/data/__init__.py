@@ -9,6 +9,7 @@ Example:
 """
 
 from invtransfer.data.folders import gtsrb_lt, tinyimagenet_lt
+from invtransfer.data.glyphs import Glyphs
 from invtransfer.data.images import TensorImages
 from invtransfer.data.longtail import LongTailSubset, make_longtail
 from invtransfer.data.nuisance import NuisanceDataset
@@ -30,6 +31,7 @@ __all__ = [
     "PROFILES",
     "VARIANTS",
     "CountSummary",
+    "Glyphs",
     "LongTailSplits",
     "LongTailSubset",
     "NuisanceDataset",
