@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,3 +63,15 @@ def images(n: int = 4, channels: int = 3, size: int = 12, seed: int = 0) -> torc
     x = torch.rand(n, channels, size, size, generator=seeded(seed)) * 0.5
     x[..., size // 4 : size // 2, size // 3 : 3 * size // 4] += 0.5
     return x
+
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository root."""
+
+
+def run_script(path: str, *args: object) -> subprocess.CompletedProcess:
+    """Run a script of the repository (e.g. ``"examples/x.py"``); fail with its stderr."""
+    command = [sys.executable, ROOT / path, *map(str, args)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result

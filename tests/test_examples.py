@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_script
 from data_files import SHARED_DATA, write_mnist_layout
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_transforms_tour_writes_a_grid_per_family(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            ROOT / "examples" / "transforms_tour.py",
-            "--out",
-            tmp_path,
-            "--images",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script("examples/transforms_tour.py", "--out", tmp_path, "--images", 2)
     assert "identical = True" in result.stderr
-    grids = sorted(path.name for path in tmp_path.glob("*.png"))
-    assert {"rotation.png", "background.png", "morphology.png"} <= set(grids)
+    grids = {path.name for path in tmp_path.glob("*.png")}
+    assert {"rotation.png", "background.png", "morphology.png"} <= grids
 
 
 def test_longtail_datasets_example_saves_a_grid_per_variant(tmp_path):
@@ -37,26 +21,11 @@ def test_longtail_datasets_example_saves_a_grid_per_variant(tmp_path):
     if not mnist.is_dir():  # the small files the tests write, when the real ones are absent
         mnist = write_mnist_layout(tmp_path, per_class=60, classes=10)
     out = tmp_path / "out"
-    result = subprocess.run(
-        [
-            sys.executable,
-            ROOT / "examples" / "longtail_datasets.py",
-            "--data-root",
-            mnist,
-            "--out",
-            out,
-            "--max-count",
-            "40",
-        ],
-        capture_output=True,
-        text=True,
+    run_script(
+        "examples/longtail_datasets.py", "--data-root", mnist, "--out", out, "--max-count", 40
     )
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.glob("*.png")) == [
-        "mnist_bg_lt.png",
-        "mnist_dil_lt.png",
-        "mnist_rot_lt.png",
-    ]
+    grids = sorted(path.name for path in out.glob("*.png"))
+    assert grids == ["mnist_bg_lt.png", "mnist_dil_lt.png", "mnist_rot_lt.png"]
 
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -75,10 +44,5 @@ def test_transforms_benchmark_smoke_run():
     pytest.importorskip(
         "kornia", reason="the benchmark compares against kornia (pip install kornia)"
     )
-    result = subprocess.run(
-        [sys.executable, ROOT / "benchmarks" / "transforms.py", "--quick"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script("benchmarks/transforms.py", "--quick")
     assert result.stdout.count("256x") == 4  # one row per (op, shape)

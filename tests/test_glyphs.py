@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_script
 from torch import nn
 
 from invtransfer.data.glyphs import Glyphs, render
@@ -159,26 +157,16 @@ def test_a_small_cnn_learns_the_classes_from_held_out_handwriting():
     assert accuracy > 0.75, f"held-out accuracy {accuracy:.3f}, chance 0.1"
 
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_example(name: str, *args: object) -> subprocess.CompletedProcess:
-    command = [sys.executable, ROOT / "examples" / name, *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True)
-
-
 def test_grid_example_writes_a_png(tmp_path):
     out = tmp_path / "grid.png"
-    result = run_example("glyphs_grid.py", "--classes", 4, "--samples", 3, "--out", out)
-    assert result.returncode == 0, result.stderr
+    run_script("examples/glyphs_grid.py", "--classes", 4, "--samples", 3, "--out", out)
     assert out.read_bytes().startswith(b"\x89PNG")
 
 
 def test_learnability_example_reports_accuracy_and_chance(tmp_path):
     out = tmp_path / "result.json"
     args = ["--classes", 3, "--per-class", 10, "--test-per-class", 4, "--epochs", 1]
-    result = run_example("glyphs_learnability.py", *args, "--out", out)
-    assert result.returncode == 0, result.stderr
+    result = run_script("examples/glyphs_learnability.py", *args, "--out", out)
     assert "held-out test accuracy" in result.stderr
     report = json.loads(out.read_text())
     assert report["chance"] == pytest.approx(1 / 3) and 0 <= report["test_accuracy"] <= 1
