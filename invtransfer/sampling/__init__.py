@@ -1,0 +1,26 @@
+"""Resampling and reweighting for long-tailed data: samplers (single process and DDP),
+schedules, class weights, and label resolution.
+
+Example:
+    >>> from invtransfer.sampling import Deferred, class_weights
+    >>> class_weights([500, 50, 5], method="inverse_sqrt").round(decimals=3).tolist()
+    [0.263, 0.832, 2.631]
+    >>> Deferred(160, before=1.0, after=0.0)(170)
+    0.0
+"""
+
+from invtransfer.labels import class_counts, resolve_labels
+from invtransfer.sampling.schedules import Constant, Cosine, Deferred, Linear, Schedule
+from invtransfer.sampling.weights import METHODS, class_weights
+
+__all__ = [
+    "METHODS",
+    "Constant",
+    "Cosine",
+    "Deferred",
+    "Linear",
+    "Schedule",
+    "class_counts",
+    "class_weights",
+    "resolve_labels",
+]
