@@ -3,8 +3,8 @@ schedules, class weights, and label resolution.
 
 Example:
     >>> from invtransfer.sampling import Deferred, class_weights
-    >>> class_weights([500, 50, 5], method="inverse_sqrt").round(decimals=3).tolist()
-    [0.263, 0.832, 2.631]
+    >>> [round(w, 2) for w in class_weights([500, 50, 5], method="inverse_sqrt").tolist()]
+    [0.21, 0.67, 2.12]
     >>> Deferred(160, before=1.0, after=0.0)(170)
     0.0
 """
