@@ -10,11 +10,21 @@ Example:
 """
 
 from invtransfer.labels import class_counts, resolve_labels
+from invtransfer.sampling.distributed import Shard, resolve_replicas
+from invtransfer.sampling.samplers import (
+    BalancedBatchSampler,
+    ClassBalancedSampler,
+    RepeatFactorSampler,
+)
 from invtransfer.sampling.schedules import Constant, Cosine, Deferred, Linear, Schedule
 from invtransfer.sampling.weights import METHODS, class_weights
 
 __all__ = [
     "METHODS",
+    "BalancedBatchSampler",
+    "ClassBalancedSampler",
+    "RepeatFactorSampler",
+    "Shard",
     "Constant",
     "Cosine",
     "Deferred",
@@ -23,4 +33,5 @@ __all__ = [
     "class_counts",
     "class_weights",
     "resolve_labels",
+    "resolve_replicas",
 ]

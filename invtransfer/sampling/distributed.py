@@ -1,0 +1,70 @@
+"""Sample-then-shard: every rank builds the same global stream and takes its own slice.
+
+The global stream of an epoch has ``length`` positions. As ``torch.utils.data.
+DistributedSampler`` does, it is padded (by wrapping round to its start) or cut (with
+``drop_last``) to a multiple of the number of replicas, and rank ``r`` takes positions
+``r, r + R, r + 2R, ...``: the shards are disjoint and their union is the stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+__all__ = ["Shard", "resolve_replicas"]
+
+
+def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
+    """``(num_replicas, rank)``, defaulting to the initialised process group, else ``(1, 0)``.
+
+    Example:
+        >>> resolve_replicas(None, None)  # no process group here
+        (1, 0)
+        >>> resolve_replicas(4, 3)
+        (4, 3)
+    """
+    initialised = dist.is_available() and dist.is_initialized()
+    if num_replicas is None:
+        num_replicas = dist.get_world_size() if initialised else 1
+    if rank is None:
+        rank = dist.get_rank() if initialised else 0
+    if isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1:
+        raise ValueError(f"num_replicas: expected an int >= 1, received {num_replicas!r}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < num_replicas:
+        raise ValueError(
+            f"rank: expected an int in [0, num_replicas={num_replicas}), received {rank!r}"
+        )
+    return num_replicas, rank
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One rank's share of a global stream of ``length`` positions.
+
+    Example:
+        >>> shard = Shard(length=10, num_replicas=4, rank=1, drop_last=False)
+        >>> shard.num_samples, shard.positions(0, shard.num_samples).tolist()
+        (3, [1, 5, 9])
+        >>> Shard(10, 4, 3, drop_last=False).positions(0, 3).tolist()  # padded: wraps round
+        [3, 7, 1]
+    """
+
+    length: int
+    num_replicas: int
+    rank: int
+    drop_last: bool
+
+    @property
+    def num_samples(self) -> int:
+        """How many positions this rank takes."""
+        if self.drop_last:
+            return self.length // self.num_replicas
+        return -(-self.length // self.num_replicas)
+
+    def positions(self, start: int, stop: int) -> Tensor:
+        """Global positions of this rank's steps ``start .. stop - 1`` (int64)."""
+        steps = torch.arange(start, stop, dtype=torch.long)
+        return (self.rank + steps * self.num_replicas) % self.length

@@ -1,0 +1,248 @@
+"""Samplers: target frequencies, sharding, exact resume, schedules, scale and a real DDP run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader, Subset, TensorDataset
+
+from invtransfer.sampling import (
+    BalancedBatchSampler,
+    ClassBalancedSampler,
+    Deferred,
+    RepeatFactorSampler,
+)
+
+COUNTS = [2000, 600, 150, 40, 10]
+LABELS = torch.arange(len(COUNTS)).repeat_interleave(torch.tensor(COUNTS))
+
+
+def frequencies(sampler, draws_per_epoch_length: int = 1) -> torch.Tensor:
+    drawn = LABELS[list(sampler)]
+    return drawn.bincount(minlength=len(COUNTS)).double() / len(drawn)
+
+
+@pytest.mark.parametrize("power", [1.0, 0.5, 0.0, -1.0])
+def test_class_frequencies_match_the_power_law(power):
+    sampler = ClassBalancedSampler(LABELS, power=power, epoch_length=200_000, seed=1)
+    target = torch.tensor(COUNTS, dtype=torch.float64).pow(power)
+    target /= target.sum()
+    sigma = (target * (1 - target) / 200_000).sqrt()
+    assert ((frequencies(sampler) - target).abs() < 5 * sigma + 1e-9).all()  # 5 sigma
+    assert torch.allclose(sampler.class_probabilities, target)
+
+
+def test_class_frequencies_match_effective_number_weights():
+    beta = 0.999
+    sampler = ClassBalancedSampler(LABELS, beta=beta, epoch_length=200_000, seed=2)
+    counts = torch.tensor(COUNTS, dtype=torch.float64)
+    target = counts * (1 - beta) / (1 - beta**counts)
+    target /= target.sum()
+    sigma = (target * (1 - target) / 200_000).sqrt()
+    assert ((frequencies(sampler) - target).abs() < 5 * sigma).all()
+
+
+def test_members_are_uniform_within_a_class():
+    sampler = ClassBalancedSampler(LABELS, power=0.0, epoch_length=100_000, seed=3)
+    drawn = torch.tensor(list(sampler))
+    smallest = drawn[LABELS[drawn] == 4]  # 10 members, about 2,000 draws each
+    hits = smallest.bincount(minlength=len(LABELS))[-10:].double()
+    assert hits.min() > 0.8 * hits.mean() and hits.max() < 1.2 * hits.mean()
+
+
+@given(
+    replicas=st.integers(1, 5),
+    length=st.integers(1, 60),
+    drop_last=st.booleans(),
+    seed=st.integers(0, 100),
+)
+def test_shards_are_disjoint_slices_of_the_single_process_stream(replicas, length, drop_last, seed):
+    def sampler(num_replicas, rank):
+        return ClassBalancedSampler(
+            LABELS,
+            epoch_length=length,
+            seed=seed,
+            num_replicas=num_replicas,
+            rank=rank,
+            drop_last=drop_last,
+        )
+
+    stream = list(sampler(1, 0))
+    shards = [list(sampler(replicas, rank)) for rank in range(replicas)]
+    assert len({len(shard) for shard in shards}) == 1
+    interleaved = [shard[i] for i in range(len(shards[0])) for shard in shards]
+    total = len(interleaved)
+    assert total == (
+        length // replicas * replicas if drop_last else math.ceil(length / replicas) * replicas
+    )
+    padded = (stream * (total // length + 1))[:total]
+    assert interleaved == padded  # position g of the stream goes to rank g % replicas
+
+
+def test_resume_mid_epoch_yields_exactly_the_remaining_indices():
+    sampler = ClassBalancedSampler(LABELS, seed=4, num_replicas=3, rank=1)
+    sampler.set_epoch(2)
+    full = list(sampler)
+    partial = ClassBalancedSampler(LABELS, seed=4, num_replicas=3, rank=1)
+    partial.set_epoch(2)
+    iterator = iter(partial)
+    head = [next(iterator) for _ in range(317)]
+    state = partial.state_dict()
+    assert state == {"epoch": 2, "position": 317}
+    restored = ClassBalancedSampler(LABELS, seed=4, num_replicas=3, rank=1)
+    restored.load_state_dict(state)
+    assert head + list(restored) == full
+
+
+def test_epochs_differ_and_repeat():
+    sampler = ClassBalancedSampler(LABELS, seed=5)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    sampler.set_epoch(0)
+    assert list(sampler) == first
+
+
+def test_schedule_is_applied_in_set_epoch_only():
+    sampler = ClassBalancedSampler(LABELS, schedule=Deferred(3, before=1.0, after=0.0))
+    assert sampler.power == 1.0
+    list(sampler)
+    list(sampler)
+    assert sampler.power == 1.0  # iterating never advances the schedule
+    sampler.set_epoch(3)
+    assert sampler.power == 0.0
+    assert torch.allclose(sampler.class_probabilities, torch.full((5,), 0.2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    ("epoch_length", "expected"),
+    [("dataset", 2800), ("max_class", 10_000), ("min_class", 50), (123, 123)],
+)
+def test_epoch_lengths(epoch_length, expected):
+    assert len(ClassBalancedSampler(LABELS, epoch_length=epoch_length)) == expected
+
+
+def test_labels_come_from_the_dataset_without_decoding():
+    data = TensorDataset(torch.zeros(len(LABELS)))
+    data.targets = LABELS
+    subset = Subset(data, list(range(0, len(LABELS), 2)))
+    sampler = ClassBalancedSampler(subset, seed=0)
+    assert max(sampler) < len(subset)
+    loader = DataLoader(subset, batch_size=64, sampler=sampler)
+    assert sum(len(batch[0]) for batch in loader) == len(subset)
+
+
+def test_many_labels_use_chunks_not_a_weight_vector():
+    labels = torch.randint(0, 1000, (3_000_000,), generator=torch.Generator().manual_seed(0))
+    sampler = ClassBalancedSampler(labels, power=0.0, seed=0, num_replicas=4, rank=3)
+    assert len(sampler) == 750_000
+    iterator = iter(sampler)
+    first = [next(iterator) for _ in range(5)]
+    assert all(0 <= index < 3_000_000 for index in first)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"dataset_or_labels": [0, 1.5]}, TypeError, "integer class labels"),
+        ({"dataset_or_labels": [0, -1]}, ValueError, "labels >= 0"),
+        (
+            {"dataset_or_labels": [0, 2]},
+            ValueError,
+            r"at least 1 example, received \[0\] for classes \[1\]",
+        ),
+        ({"epoch_length": 0}, ValueError, "epoch_length: expected"),
+        ({"epoch_length": "all"}, ValueError, "epoch_length: expected"),
+        (
+            {"num_replicas": 2, "rank": 2},
+            ValueError,
+            r"rank: expected an int in \[0, num_replicas=2\)",
+        ),
+        ({"beta": 1.0}, ValueError, "beta: expected a number in"),
+        ({"seed": -1}, ValueError, "seed: expected an int >= 0"),
+    ],
+)
+def test_bad_arguments_fail_at_construction(kwargs, error, message):
+    arguments = {"dataset_or_labels": LABELS, **kwargs}
+    with pytest.raises(error, match=message):
+        ClassBalancedSampler(**arguments)
+
+
+def test_repeat_factor_sampler_single_and_multi_label():
+    sampler = RepeatFactorSampler([0] * 96 + [1] * 4, threshold=0.25, rounding="ceil", seed=0)
+    assert sampler.repeat_factors[-1] == pytest.approx(2.5)
+    assert len(sampler) == 96 + 4 * 3
+    drawn = torch.tensor(list(sampler))
+    assert drawn.bincount(minlength=100)[96:].tolist() == [3, 3, 3, 3]
+    multi = RepeatFactorSampler([[0], [0, 1], [0], [0]], threshold=0.5, sqrt=False)
+    assert multi.repeat_factors.tolist() == [1.0, 2.0, 1.0, 1.0]
+    matrix = torch.tensor([[True, False], [True, True], [True, False], [True, False]])
+    assert torch.equal(
+        RepeatFactorSampler(matrix, threshold=0.5, sqrt=False).repeat_factors, multi.repeat_factors
+    )
+
+
+def test_repeat_factor_stochastic_rounding_is_unbiased():
+    sampler = RepeatFactorSampler([0] * 900 + [1] * 100, threshold=0.25, seed=0)  # r = 1.58
+    lengths = []
+    for epoch in range(200):
+        sampler.set_epoch(epoch)
+        lengths.append(len(sampler))
+    expected = 900 + 100 * math.sqrt(2.5)
+    assert abs(sum(lengths) / len(lengths) - expected) < 2
+
+
+def test_balanced_batch_sampler_batches():
+    labels = [0] * 50 + [1] * 5 + [2] * 2 + [3] * 30
+    sampler = BalancedBatchSampler(labels, classes_per_batch=3, samples_per_class=4, seed=0)
+    for batch in sampler:
+        classes = torch.tensor(labels)[batch]
+        assert len(batch) == 12 and len(classes.unique()) == 3
+        assert all(int((classes == c).sum()) == 4 for c in classes.unique())
+    ranks = [
+        list(BalancedBatchSampler(labels, 3, 4, seed=0, num_replicas=2, rank=r)) for r in (0, 1)
+    ]
+    assert ranks[0] != ranks[1] and len(ranks[0]) == len(ranks[1])
+    with pytest.raises(ValueError, match="classes_per_batch: expected at most 4"):
+        BalancedBatchSampler(labels, 5, 2)
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, queue) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        sampler = ClassBalancedSampler(LABELS, power=0.5, epoch_length=1001, seed=7)
+        sampler.set_epoch(3)
+        gathered = [None] * world
+        dist.all_gather_object(gathered, list(sampler))
+        if rank == 0:
+            queue.put(gathered)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_real_two_process_gloo_run_agrees_with_the_single_process_stream(tmp_path):
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    mp.start_processes(
+        _ddp_worker, args=(2, str(tmp_path / "init"), queue), nprocs=2, start_method="spawn"
+    )
+    shards = queue.get(timeout=60)
+    single = ClassBalancedSampler(
+        LABELS, power=0.5, epoch_length=1001, seed=7, num_replicas=1, rank=0
+    )
+    single.set_epoch(3)
+    stream = list(single)
+    assert shards[0] == stream[0::2] and shards[1] == (stream + stream[:1])[1::2]
+
+
+def test_every_iteration_of_an_epoch_yields_the_whole_epoch():
+    sampler = ClassBalancedSampler(LABELS, seed=8)
+    assert list(sampler) == list(sampler) and len(list(sampler)) == len(sampler)
+    batches = BalancedBatchSampler(LABELS, 2, 2, seed=0)
+    assert list(batches) == list(batches)
