@@ -2,9 +2,10 @@
 
 Deep networks learn invariance to class-agnostic nuisances from their large classes but do
 not transfer it to the small ones. invtransfer gives the pieces to measure and fix that:
-nuisance transform families (`invtransfer.transforms`), and, as the library grows,
-long-tailed datasets, samplers and losses, invariance metrics and generative invariance
-transfer.
+nuisance transform families (``invtransfer.transforms``), long-tailed datasets
+(``invtransfer.data``), samplers and schedules (``invtransfer.sampling``) and long-tail
+losses (``invtransfer.losses``); invariance metrics and generative invariance transfer
+are on their way.
 
 Example:
     >>> import invtransfer
@@ -13,8 +14,8 @@ Example:
     True
 """
 
-from invtransfer import transforms
+from invtransfer import data, labels, losses, sampling, transforms
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "transforms"]
+__all__ = ["__version__", "data", "labels", "losses", "sampling", "transforms"]

@@ -1,6 +1,6 @@
 """Labels and class counts, resolved without decoding images.
 
-Every part of the library that needs a dataset's labels asks :func:`resolve_labels`, which
+Every part of the library that needs a dataset's labels asks `resolve_labels`, which
 looks, in order, at an explicit ``labels=`` argument, a ``targets`` or ``labels`` attribute,
 the parents of ``Subset`` and ``ConcatDataset``, and torchvision's ``samples`` list; it
 iterates the dataset (decoding every image) only when explicitly allowed.

@@ -19,7 +19,7 @@ class LongTailSubset(Dataset):
     """A view of ``dataset`` that keeps ``indices``, with the labels and class counts at hand.
 
     Items are the parent's items; ``targets`` and ``class_counts`` are known without decoding
-    a single image. Build one with :func:`make_longtail`.
+    a single image. Build one with `make_longtail`.
     """
 
     def __init__(self, dataset: Dataset, indices: Tensor, targets: Tensor, num_classes: int):

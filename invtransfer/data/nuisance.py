@@ -26,7 +26,7 @@ class NuisanceDataset(Dataset):
     The paper's K49-ROT/BG/DIL-LT construction: each example ``i`` gets one transformation
     from ``family``, drawn deterministically from ``(seed, i)`` when the dataset is built and
     recorded in ``params`` (row ``i``). Items are ``(transformed image, label)``; the clean
-    image stays reachable through :meth:`clean`, which is what measuring invariance needs.
+    image stays reachable through `clean`, which is what measuring invariance needs.
 
     Images come back as tensors (PIL images are converted to ``uint8``), in the dtype the
     base dataset gives.

@@ -14,7 +14,7 @@ from invtransfer.labels import check_class_counts
 __all__ = ["PROFILES", "CountSummary", "longtail_counts", "summary"]
 
 PROFILES = ("exponential", "step", "zipf")
-"""The profile names :func:`longtail_counts` understands."""
+"""The profile names `longtail_counts` understands."""
 
 
 def longtail_counts(

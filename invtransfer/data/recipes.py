@@ -1,6 +1,6 @@
 """Dataset recipes: long-tailed train splits with balanced held-out sets, from the user's files.
 
-Every recipe returns a :class:`LongTailSplits`. Recipes read only the files they are pointed
+Every recipe returns a `LongTailSplits`. Recipes read only the files they are pointed
 at (``root``); nothing is downloaded.
 """
 
@@ -108,7 +108,7 @@ def grayscale_lt(
     Args:
         train: the official training images.
         test: the official test images.
-        variant: ``"rot"``, ``"bg"``, ``"dil"`` or ``None`` (see :func:`nuisance_family`).
+        variant: ``"rot"``, ``"bg"``, ``"dil"`` or ``None`` (see `nuisance_family`).
         alpha: the Zipf exponent.
         max_count: the size of the largest class.
         min_count: the floor on every class size.
@@ -156,7 +156,7 @@ def mnist_lt(root: str | Path, variant: str | None = None, **options) -> LongTai
 
     ``root`` holds ``train-images-idx3-ubyte`` and the three other files (``.gz`` or not),
     directly or in torchvision's ``MNIST/raw/`` layout. ``options`` are those of
-    :func:`grayscale_lt`.
+    `grayscale_lt`.
     """
     return grayscale_lt(*_idx_pair(root, "MNIST"), variant, **options)
 
@@ -164,7 +164,7 @@ def mnist_lt(root: str | Path, variant: str | None = None, **options) -> LongTai
 def kmnist_lt(root: str | Path, variant: str | None = None, **options) -> LongTailSplits:
     """Kuzushiji-MNIST-LT from its four IDX files (directly in ``root`` or in ``KMNIST/raw/``).
 
-    ``options`` are those of :func:`grayscale_lt`.
+    ``options`` are those of `grayscale_lt`.
     """
     return grayscale_lt(*_idx_pair(root, "KMNIST"), variant, **options)
 
@@ -172,7 +172,7 @@ def kmnist_lt(root: str | Path, variant: str | None = None, **options) -> LongTa
 def k49_lt(root: str | Path, variant: str | None = None, **options) -> LongTailSplits:
     """K49-LT, the paper's recipe, from ``k49-{train,test}-{imgs,labels}.npz`` in ``root``.
 
-    ``options`` are those of :func:`grayscale_lt`.
+    ``options`` are those of `grayscale_lt`.
     """
     root = Path(root)
     pair = [
@@ -233,7 +233,7 @@ def longtail_with_holdout(
 ) -> LongTailSplits:
     """An exponential long-tailed view of ``train``, after setting a balanced val set aside.
 
-    The shared core of the folder-based recipes (see :func:`cifar_lt` for the arguments).
+    The shared core of the folder-based recipes (see `cifar_lt` for the arguments).
     ``val_per_class`` images of every class are held out first (seeded), so the long-tailed
     set never sees them. The ``i``-th largest count of the profile goes to the ``i``-th
     largest class that remains (ties keep class order, so on a balanced set class 0 is the

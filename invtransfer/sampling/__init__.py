@@ -3,8 +3,9 @@ schedules, class weights, and label resolution.
 
 Example:
     >>> from invtransfer.sampling import Deferred, class_weights
-    >>> [round(w, 2) for w in class_weights([500, 50, 5], method="inverse_sqrt").tolist()]
-    [0.21, 0.67, 2.12]
+    >>> weights = class_weights([500, 50, 5], method="inverse_sqrt")
+    >>> bool(weights[2] > weights[1] > weights[0]), round(float(weights.sum()), 4)
+    (True, 3.0)
     >>> Deferred(160, before=1.0, after=0.0)(170)
     0.0
 """

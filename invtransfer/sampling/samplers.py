@@ -2,7 +2,7 @@
 
 Every sampler derives its random stream from ``(seed, epoch)`` alone, never from global
 RNGs; every rank builds the same global stream and takes its own strided slice
-(:class:`~invtransfer.sampling.distributed.Shard`); ``set_epoch`` moves to a new epoch (and
+(`invtransfer.sampling.distributed.Shard`); ``set_epoch`` moves to a new epoch (and
 applies a schedule); ``state_dict`` and ``load_state_dict`` resume mid-epoch exactly.
 """
 
@@ -133,7 +133,8 @@ class ClassBalancedSampler(_ShardedSampler):
             ``"max_class"`` / ``"min_class"`` (number of classes times the largest / smallest
             class), or an int.
         seed: the stream of epoch ``e`` depends on ``(seed, e)`` only.
-        num_replicas, rank: the distributed setting; by default the process group's.
+        num_replicas: the number of ranks; by default the process group's size.
+        rank: this process's rank; by default the process group's.
         schedule: a ``Schedule`` (epoch -> power) applied in ``set_epoch``, e.g. deferred
             re-sampling ``Deferred(160, before=1.0, after=0.0)``.
         drop_last: cut the stream to a multiple of ``num_replicas`` instead of padding it.

@@ -12,7 +12,7 @@ from invtransfer.labels import check_class_counts
 __all__ = ["METHODS", "class_weights"]
 
 METHODS = ("inverse", "inverse_sqrt", "effective_number")
-"""The weighting methods :func:`class_weights` knows."""
+"""The weighting methods `class_weights` knows."""
 
 
 def class_weights(
