@@ -160,9 +160,7 @@ class ClassBalancedSampler(_ShardedSampler):
         drop_last: bool = False,
     ) -> None:
         super().__init__(seed, num_replicas, rank, drop_last)
-        labels = _labels(dataset_or_labels)
-        self.class_counts = check_class_counts(class_counts(labels), "class counts")
-        self._order = torch.argsort(labels, stable=True)
+        self.class_counts, self._order = _group_by_class(dataset_or_labels)
         self._starts = self.class_counts.cumsum(0) - self.class_counts
         self.beta = beta
         if beta is not None and not 0 <= beta < 1:
@@ -296,8 +294,7 @@ class BalancedBatchSampler(_ShardedSampler):
         drop_last: bool = False,
     ) -> None:
         super().__init__(seed, num_replicas, rank, drop_last)
-        labels = _labels(dataset_or_labels)
-        self.class_counts = check_class_counts(class_counts(labels), "class counts")
+        self.class_counts, order = _group_by_class(dataset_or_labels)
         for name, value, limit in (
             ("classes_per_batch", classes_per_batch, len(self.class_counts)),
             ("samples_per_class", samples_per_class, None),
@@ -311,11 +308,13 @@ class BalancedBatchSampler(_ShardedSampler):
         self.classes_per_batch, self.samples_per_class = classes_per_batch, samples_per_class
         batch = classes_per_batch * samples_per_class
         self.batches_per_epoch = _epoch_length(
-            max(len(labels) // batch, 1) if batches_per_epoch is None else batches_per_epoch,
+            max(int(self.class_counts.sum()) // batch, 1)
+            if batches_per_epoch is None
+            else batches_per_epoch,
             self.class_counts,
             "batches_per_epoch",
         )
-        self._members = torch.argsort(labels, stable=True).split(self.class_counts.tolist())
+        self._members = order.split(self.class_counts.tolist())
 
     def __iter__(self) -> Iterator[list[int]]:  # type: ignore[override]
         self._position, self._resume_at = self._resume_at, 0
@@ -337,6 +336,13 @@ class BalancedBatchSampler(_ShardedSampler):
 
     def _stream_length(self) -> int:
         return self.batches_per_epoch
+
+
+def _group_by_class(source: Any) -> tuple[Tensor, Tensor]:
+    """``(class_counts, order)``: examples per class, and example indices sorted by class."""
+    labels = _labels(source)
+    counts = check_class_counts(class_counts(labels), "class counts")
+    return counts, torch.argsort(labels, stable=True)
 
 
 def _labels(source: Any) -> Tensor:
