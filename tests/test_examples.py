@@ -46,3 +46,8 @@ def test_transforms_benchmark_smoke_run():
     )
     result = run_script("benchmarks/transforms.py", "--quick")
     assert result.stdout.count("256x") == 4  # one row per (op, shape)
+
+
+def test_samplers_benchmark_smoke_run():
+    result = run_script("benchmarks/samplers.py", "--quick")
+    assert "refused" in result.stdout  # the peer cannot take more than 2^24 weights

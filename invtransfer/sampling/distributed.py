@@ -8,6 +8,7 @@ DistributedSampler`` does, it is padded (by wrapping round to its start) or cut 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -63,6 +64,21 @@ class Shard:
         if self.drop_last:
             return self.length // self.num_replicas
         return -(-self.length // self.num_replicas)
+
+    def blocks(self, start: int, size: int) -> Iterator[tuple[int, int]]:
+        """Ranges ``(first, stop)`` of this rank's steps from ``start`` on, each covering the
+        global positions of one block of ``size`` positions of the stream.
+
+        Example:
+            >>> list(Shard(10, 2, 1, drop_last=False).blocks(0, 4))
+            [(0, 2), (2, 4), (4, 5)]
+        """
+        step = start
+        while step < self.num_samples:
+            boundary = ((self.rank + step * self.num_replicas) // size + 1) * size
+            stop = min(-(-(boundary - self.rank) // self.num_replicas), self.num_samples)
+            yield step, stop
+            step = stop
 
     def positions(self, start: int, stop: int) -> Tensor:
         """Global positions of this rank's steps ``start .. stop - 1`` (int64)."""

@@ -8,6 +8,7 @@ applies a schedule); ``state_dict`` and ``load_state_dict`` resume mid-epoch exa
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -44,14 +45,14 @@ class _ShardedSampler(Sampler):
         self.num_replicas, self.rank = resolve_replicas(num_replicas, rank)
         self.drop_last = drop_last
         self.epoch = 0
-        self._position = 0  # indices yielded by the current iteration
         self._resume_at = 0  # where the next iteration starts (set by load_state_dict)
+        self._progress: tuple[int, Iterator[Any]] = (0, iter(()))  # block start, its rest
 
     def set_epoch(self, epoch: int) -> None:
         """Move to ``epoch``: a new stream, started from its beginning."""
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"epoch: expected an int >= 0, received {epoch!r}")
-        self.epoch, self._position, self._resume_at = epoch, 0, 0
+        self.epoch, self._resume_at, self._progress = epoch, 0, (0, iter(()))
         self._on_epoch()
 
     def state_dict(self) -> dict[str, int]:
@@ -60,7 +61,8 @@ class _ShardedSampler(Sampler):
         A ``DataLoader`` fetches ahead of training; to resume exactly, store the number of
         samples training has actually consumed as ``position``.
         """
-        return {"epoch": self.epoch, "position": self._position}
+        start, rest = self._progress
+        return {"epoch": self.epoch, "position": start - operator.length_hint(rest)}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Resume: the next iteration yields the rest of that epoch's indices (later ones
@@ -71,28 +73,30 @@ class _ShardedSampler(Sampler):
             raise ValueError(
                 f"state['position']: expected an int in [0, {len(self)}], received {position!r}"
             )
-        self._position = self._resume_at = position
+        self._resume_at, self._progress = position, (position, iter(()))
 
     def __len__(self) -> int:
         return self._shard().num_samples
 
     def __iter__(self) -> Iterator[int]:
-        self._position, self._resume_at = self._resume_at, 0
+        start, self._resume_at = self._resume_at, 0
         shard, cached = self._shard(), (-1, torch.empty(0, dtype=torch.long))
-        block = max(_CHUNK // shard.num_replicas, 1)
-        while self._position < shard.num_samples:
-            stop = min(self._position + block, shard.num_samples)
-            positions = shard.positions(self._position, stop)
-            indices, cached = self._indices_at(positions, cached)
-            for index in indices.tolist():
-                self._position += 1
-                yield index
+        for block_start, block_stop in shard.blocks(start, _CHUNK):
+            indices, cached = self._indices_at(shard.positions(block_start, block_stop), cached)
+            rest = iter(indices.tolist())
+            self._progress = (block_stop, rest)  # position = block_stop - what rest holds
+            yield from rest
 
     def _indices_at(
         self, positions: Tensor, cached: tuple[int, Tensor]
     ) -> tuple[Tensor, tuple[int, Tensor]]:
         """The stream at ``positions``, keeping the last chunk made for the next call."""
         chunks = positions // _CHUNK
+        first, last = int(chunks.min()), int(chunks.max())
+        if first == last:  # the usual case: one chunk
+            if cached[0] != first:
+                cached = (first, self._stream_chunk(first))
+            return cached[1][positions - first * _CHUNK], cached
         out = torch.empty_like(positions)
         for chunk in chunks.unique().tolist():
             if cached[0] != chunk:
@@ -183,7 +187,7 @@ class ClassBalancedSampler(_ShardedSampler):
     def _on_epoch(self) -> None:
         if self.schedule is not None:
             self.power = self.schedule(self.epoch)
-        self._cumulative = self.class_probabilities.cumsum(0)
+        self._alias_probability, self._alias = _alias_table(self.class_probabilities)
 
     def _stream_length(self) -> int:
         return self._epoch_length
@@ -192,8 +196,10 @@ class ClassBalancedSampler(_ShardedSampler):
         generator = generator_for(self.seed, self.epoch, chunk)
         size = min(_CHUNK, self._epoch_length - chunk * _CHUNK)
         uniforms = torch.rand(2, size, generator=generator, dtype=torch.float64)
-        last = len(self.class_counts) - 1
-        classes = torch.searchsorted(self._cumulative, uniforms[0], right=True).clamp_max_(last)
+        scaled = uniforms[0] * len(self.class_counts)
+        column = scaled.long().clamp_max_(len(self.class_counts) - 1)
+        keep = (scaled - column) < self._alias_probability[column]  # Walker's alias method
+        classes = torch.where(keep, column, self._alias[column])
         sizes = self.class_counts[classes]
         members = (uniforms[1] * sizes).long().minimum(sizes - 1)
         return self._order[self._starts[classes] + members]
@@ -317,11 +323,11 @@ class BalancedBatchSampler(_ShardedSampler):
         self._members = order.split(self.class_counts.tolist())
 
     def __iter__(self) -> Iterator[list[int]]:  # type: ignore[override]
-        self._position, self._resume_at = self._resume_at, 0
+        start, self._resume_at = self._resume_at, 0
         shard = self._shard()
-        while self._position < shard.num_samples:
-            batch = int(shard.positions(self._position, self._position + 1))
-            self._position += 1
+        batches = iter(shard.positions(start, shard.num_samples).tolist())
+        self._progress = (shard.num_samples, batches)
+        for batch in batches:
             yield self._batch(batch).tolist()
 
     def _batch(self, index: int) -> Tensor:
@@ -336,6 +342,29 @@ class BalancedBatchSampler(_ShardedSampler):
 
     def _stream_length(self) -> int:
         return self.batches_per_epoch
+
+
+def _alias_table(probabilities: Tensor) -> tuple[Tensor, Tensor]:
+    """Walker's alias table (Vose's construction): draw column ``i`` uniformly, keep it with
+    probability ``keep[i]``, else take ``alias[i]``; class ``c`` comes out with probability
+    ``probabilities[c]``, in O(1) per draw.
+
+    Example:
+        >>> keep, alias = _alias_table(torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64))
+        >>> keep.tolist(), alias.tolist()
+        ([1.0, 0.75, 0.75], [0, 0, 0])
+    """
+    scaled = (probabilities * len(probabilities)).tolist()
+    keep, alias = [1.0] * len(scaled), list(range(len(scaled)))
+    small = [c for c, mass in enumerate(scaled) if mass < 1]
+    large = [c for c, mass in enumerate(scaled) if mass >= 1]
+    while small and large:
+        short, tall = small.pop(), large[-1]
+        keep[short], alias[short] = scaled[short], tall
+        scaled[tall] += scaled[short] - 1
+        if scaled[tall] < 1:
+            small.append(large.pop())
+    return torch.tensor(keep, dtype=torch.float64), torch.tensor(alias)
 
 
 def _group_by_class(source: Any) -> tuple[Tensor, Tensor]:
