@@ -1,0 +1,267 @@
+"""Measuring a model on clean/transformed pairs: the evaluation set, clean predictions once,
+transformed copies in bounded chunks, and each rank's share under DDP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import PIL.Image
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.v2.functional import pil_to_tensor
+from tqdm.auto import tqdm
+
+from invtransfer._seeding import generator_for
+from invtransfer.labels import resolve_labels
+from invtransfer.metrics.measures import (
+    consistency,
+    divergence,
+    feature_distance,
+    random_pair_distance,
+)
+from invtransfer.transforms import Params, TransformFamily
+
+__all__ = ["MEASURES", "EvaluationSet", "PairedOutputs", "evaluation_set", "measure_pairs"]
+
+MEASURES = ("ekld", "symmetric_kl", "js", "consistency", "feature_distance")
+"""The measures an invariance curve can report."""
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """The clean images a curve is measured on, with their labels."""
+
+    images: Tensor
+    labels: Tensor
+
+
+@dataclass(frozen=True)
+class PairedOutputs:
+    """Per-image results: the mean of each measure over the image's transformed copies, and
+    the clean prediction's correctness and confidence."""
+
+    measures: dict[str, Tensor]
+    correct: Tensor
+    confidence: Tensor
+
+
+def evaluation_set(
+    data: Dataset | DataLoader, num_classes: int, per_class: int, seed: int
+) -> EvaluationSet:
+    """Up to ``per_class`` clean images of every class: a seeded choice from a Dataset (labels
+    read without decoding), or the first ones a DataLoader yields.
+
+    Example:
+        >>> from torch.utils.data import TensorDataset
+        >>> data = TensorDataset(torch.rand(10, 1, 4, 4), torch.arange(10) % 2)
+        >>> data.targets = torch.arange(10) % 2
+        >>> chosen = evaluation_set(data, num_classes=2, per_class=3, seed=0)
+        >>> chosen.images.shape, chosen.labels.tolist()
+        (torch.Size([6, 1, 4, 4]), [0, 0, 0, 1, 1, 1])
+    """
+    if isinstance(data, DataLoader):
+        return _first_per_class(data, num_classes, per_class)
+    labels = resolve_labels(data)
+    if len(labels) and int(labels.max()) >= num_classes:
+        raise ValueError(
+            f"class_sizes: expected one size per class ({int(labels.max()) + 1} classes in the "
+            f"data), received {num_classes}"
+        )
+    generator = generator_for(seed)
+    chosen = []
+    for c in range(num_classes):
+        members = (labels == c).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)[:per_class]]
+        chosen.append(members.sort().values)
+    indices = torch.cat(chosen).tolist()
+    images = torch.stack([_as_tensor(data[i][0]) for i in indices])
+    return EvaluationSet(images, labels[indices])
+
+
+def measure_pairs(
+    model: nn.Module,
+    evaluation: EvaluationSet,
+    family: TransformFamily,
+    params: Params,
+    copies: int,
+    measures: Sequence[str],
+    batch_size: int,
+    device: torch.device,
+    num_classes: int,
+    features: nn.Module | None = None,
+    progress: bool = True,
+) -> PairedOutputs:
+    """Run ``model`` on every image once and on its ``copies`` transformed copies (``params``
+    row ``i * copies + k`` makes copy ``k`` of image ``i``), ``batch_size`` at a time.
+
+    Each rank of an initialised process group takes every ``world``-th image and the results
+    are gathered, so every rank returns the whole table.
+    """
+    rank, world = (dist.get_rank(), dist.get_world_size()) if _distributed() else (0, 1)
+    mine = torch.arange(rank, len(evaluation.labels), world)
+    forward = _Forward(model, features, device, num_classes)
+    clean = _clean_outputs(forward, evaluation.images[mine], batch_size)
+    sums = {name: torch.zeros(len(mine), dtype=torch.float64) for name in measures}
+    pairs = torch.arange(len(mine) * copies)
+    for chunk in tqdm(pairs.split(batch_size), desc="invariance", disable=not progress):
+        local, k = chunk // copies, chunk % copies
+        rows = mine[local] * copies + k
+        images = family.apply(evaluation.images[mine[local]].to(device), params[rows])
+        logits, feats = forward(images)
+        values = _measures(measures, clean, local, logits, feats)
+        for name, value in values.items():
+            sums[name].index_add_(0, local, value.double().cpu())
+    correct = (clean.logits.argmax(1).cpu() == evaluation.labels[mine]).double()
+    confidence = clean.logits.float().softmax(1).amax(1).double().cpu()
+    per_image = {name: total / copies for name, total in sums.items()}
+    return _gather(PairedOutputs(per_image, correct, confidence), mine, len(evaluation.labels))
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    logits: Tensor
+    features: Tensor | None
+
+
+class _Forward:
+    """The model in eval mode, without gradients, checked, with an optional feature hook."""
+
+    def __init__(
+        self, model: nn.Module, features: nn.Module | None, device: torch.device, classes: int
+    ):
+        self.model, self.device, self.classes = model, device, classes
+        self.features, self.captured = features, []
+
+    def __call__(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        self.captured.clear()
+        hook = (
+            self.features.register_forward_hook(lambda _m, _i, out: self.captured.append(out))
+            if self.features is not None
+            else None
+        )
+        try:
+            with torch.no_grad():
+                logits = self.model(_as_model_input(images.to(self.device)))
+        finally:
+            if hook is not None:
+                hook.remove()
+        _check_logits(logits, len(images), self.classes)
+        return logits, (self.captured[-1].flatten(1) if self.captured else None)
+
+
+def _clean_outputs(forward: _Forward, images: Tensor, batch_size: int) -> _Outputs:
+    logits, features = [], []
+    for batch in images.split(batch_size):
+        out, feats = forward(batch)
+        logits.append(out)
+        if feats is not None:
+            features.append(feats)
+    return _Outputs(torch.cat(logits), torch.cat(features) if features else None)
+
+
+def _measures(
+    names: Sequence[str], clean: _Outputs, local: Tensor, logits: Tensor, feats: Tensor | None
+) -> dict[str, Tensor]:
+    index = local.to(logits.device)
+    paired = clean.logits[index]
+    computed: dict[str, Callable[[], Tensor]] = {
+        "ekld": lambda: divergence(paired, logits, "kl"),
+        "symmetric_kl": lambda: divergence(paired, logits, "symmetric_kl"),
+        "js": lambda: divergence(paired, logits, "js"),
+        "consistency": lambda: consistency(paired, logits),
+        "feature_distance": lambda: feature_distance(
+            clean.features[index],
+            feats,
+            scale=_feature_scale(clean),  # type: ignore[index]
+        ),
+    }
+    return {name: computed[name]() for name in names}
+
+
+def _feature_scale(clean: _Outputs) -> Tensor:
+    return random_pair_distance(clean.features)  # type: ignore[arg-type]
+
+
+def _gather(local: PairedOutputs, mine: Tensor, total: int) -> PairedOutputs:
+    """Every rank's rows, in image order, on every rank."""
+    if not _distributed():
+        return local
+    world = dist.get_world_size()
+    width = -(-total // world)
+
+    def gather(values: Tensor) -> Tensor:
+        padded = torch.full((width,), float("nan"), dtype=torch.float64)
+        padded[: len(values)] = values
+        parts = [torch.empty_like(padded) for _ in range(world)]
+        dist.all_gather(parts, padded)
+        out = torch.empty(total, dtype=torch.float64)
+        for rank, part in enumerate(parts):
+            rows = torch.arange(rank, total, world)
+            out[rows] = part[: len(rows)]
+        return out
+
+    return PairedOutputs(
+        {name: gather(values) for name, values in local.measures.items()},
+        gather(local.correct),
+        gather(local.confidence),
+    )
+
+
+def _first_per_class(loader: DataLoader, num_classes: int, per_class: int) -> EvaluationSet:
+    images: list[Tensor] = []
+    labels: list[int] = []
+    taken = [0] * num_classes
+    for batch_images, batch_labels in _batches(loader):
+        for image, label in zip(batch_images, batch_labels.tolist(), strict=True):
+            if not 0 <= label < num_classes:
+                raise ValueError(
+                    f"data: expected labels in [0, {num_classes}) (one per class size), "
+                    f"received {label}"
+                )
+            if taken[label] < per_class:
+                taken[label] += 1
+                images.append(image)
+                labels.append(label)
+        if min(taken) >= per_class:
+            break
+    order = torch.tensor(labels).argsort(stable=True)
+    return EvaluationSet(torch.stack(images)[order], torch.tensor(labels)[order])
+
+
+def _batches(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
+    for batch in loader:
+        images, labels = batch[0], batch[1]
+        yield _as_tensor(images), torch.as_tensor(labels)
+
+
+def _as_tensor(image: object) -> Tensor:
+    if isinstance(image, PIL.Image.Image):
+        return pil_to_tensor(image)
+    if not isinstance(image, Tensor):
+        raise TypeError(
+            f"data: expected images as tensors or PIL images, received {type(image).__name__}"
+        )
+    return image
+
+
+def _as_model_input(images: Tensor) -> Tensor:
+    """Models take float images in [0, 1]; ``uint8`` images are scaled."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
+
+
+def _check_logits(logits: object, rows: int, classes: int) -> None:
+    if not isinstance(logits, Tensor) or tuple(logits.shape) != (rows, classes):
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(
+            f"model: expected logits of shape ({rows}, {classes}) (one per class size), "
+            f"received {shape}"
+        )
+    if not torch.isfinite(logits).all():
+        raise ValueError("model: expected finite logits, received NaN or infinite values")
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
