@@ -15,7 +15,7 @@ from torch import Tensor
 
 __all__ = ["find_file", "read_idx", "read_npz"]
 
-_IDX_TYPES = {
+_IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),

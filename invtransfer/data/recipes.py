@@ -158,7 +158,8 @@ def mnist_lt(root: str | Path, variant: str | None = None, **options) -> LongTai
     directly or in torchvision's ``MNIST/raw/`` layout. ``options`` are those of
     `grayscale_lt`.
     """
-    return grayscale_lt(*_idx_pair(root, "MNIST"), variant, **options)
+    train, test = _idx_pair(root, "MNIST")
+    return grayscale_lt(train, test, variant, **options)
 
 
 def kmnist_lt(root: str | Path, variant: str | None = None, **options) -> LongTailSplits:
@@ -166,7 +167,8 @@ def kmnist_lt(root: str | Path, variant: str | None = None, **options) -> LongTa
 
     ``options`` are those of `grayscale_lt`.
     """
-    return grayscale_lt(*_idx_pair(root, "KMNIST"), variant, **options)
+    train, test = _idx_pair(root, "KMNIST")
+    return grayscale_lt(train, test, variant, **options)
 
 
 def k49_lt(root: str | Path, variant: str | None = None, **options) -> LongTailSplits:
@@ -175,14 +177,14 @@ def k49_lt(root: str | Path, variant: str | None = None, **options) -> LongTailS
     ``options`` are those of `grayscale_lt`.
     """
     root = Path(root)
-    pair = [
+    train, test = (
         _tensor_images(
             read_npz(find_file(root, [f"k49-{split}-imgs.npz"])),
             read_npz(find_file(root, [f"k49-{split}-labels.npz"])),
         )
         for split in ("train", "test")
-    ]
-    return grayscale_lt(*pair, variant, **options)
+    )
+    return grayscale_lt(train, test, variant, **options)
 
 
 def cifar_lt(
@@ -285,15 +287,16 @@ def _read_cifar(root: Path) -> tuple[Dataset, Dataset]:
     )
 
 
-def _idx_pair(root: str | Path, layout: str) -> list[TensorImages]:
+def _idx_pair(root: str | Path, layout: str) -> tuple[TensorImages, TensorImages]:
     def read(stem: str) -> Tensor:
         names = [f"{folder}{stem}{ext}" for folder in ("", f"{layout}/raw/") for ext in ("", ".gz")]
         return read_idx(find_file(root, names))
 
-    return [
+    train, test = (
         _tensor_images(read(f"{prefix}-images-idx3-ubyte"), read(f"{prefix}-labels-idx1-ubyte"))
         for prefix in ("train", "t10k")
-    ]
+    )
+    return train, test
 
 
 def _tensor_images(images: Tensor, labels: Tensor) -> TensorImages:

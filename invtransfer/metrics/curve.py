@@ -361,6 +361,8 @@ def _with_field(params: Params, name: str, value: float) -> Params:
     if name not in fields:
         raise ValueError(f"field_name: expected one of {list(fields)}, received {name!r}")
     current = fields[name]
+    if not isinstance(current, Tensor):
+        raise ValueError(f"field_name: {name!r} is a group of fields; name one of its fields")
     fields[name] = torch.full_like(current, value)
     return Params(**fields)
 

@@ -133,7 +133,7 @@ class _Forward:
         self, model: nn.Module, features: nn.Module | None, device: torch.device, classes: int
     ):
         self.model, self.device, self.classes = model, device, classes
-        self.features, self.captured = features, []
+        self.features, self.captured = features, list[Tensor]()
 
     def __call__(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
         self.captured.clear()
@@ -172,17 +172,16 @@ def _measures(
         "symmetric_kl": lambda: divergence(paired, logits, "symmetric_kl"),
         "js": lambda: divergence(paired, logits, "js"),
         "consistency": lambda: consistency(paired, logits),
-        "feature_distance": lambda: feature_distance(
-            clean.features[index],
-            feats,
-            scale=_feature_scale(clean),  # type: ignore[index]
-        ),
+        "feature_distance": lambda: _feature_distance(clean, index, feats),
     }
     return {name: computed[name]() for name in names}
 
 
-def _feature_scale(clean: _Outputs) -> Tensor:
-    return random_pair_distance(clean.features)  # type: ignore[arg-type]
+def _feature_distance(clean: _Outputs, index: Tensor, features: Tensor | None) -> Tensor:
+    if clean.features is None or features is None:
+        raise ValueError("features: the module given for feature_distance produced no output")
+    scale = random_pair_distance(clean.features)
+    return feature_distance(clean.features[index], features, scale=scale)
 
 
 def _gather(local: PairedOutputs, mine: Tensor, total: int) -> PairedOutputs:
