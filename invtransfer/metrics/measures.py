@@ -55,8 +55,8 @@ def ekld(clean_logits: Tensor, transformed_logits: Tensor) -> Tensor:
 
     Example:
         >>> clean = torch.tensor([[3.0, 0.0], [0.0, 0.0]])
-        >>> [round(value, 4) for value in ekld(clean, torch.zeros(2, 2)).tolist()]
-        [0.5023, 0.0]
+        >>> ekld(clean, torch.zeros(2, 2))
+        tensor([0.5023, 0.0000])
     """
     return divergence(clean_logits, transformed_logits, "kl")
 
