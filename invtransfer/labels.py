@@ -16,7 +16,17 @@ import torch
 from torch import Tensor
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
-__all__ = ["check_class_counts", "class_counts", "resolve_labels"]
+__all__ = [
+    "SHOT_GROUPS",
+    "check_class_counts",
+    "check_shot_thresholds",
+    "class_counts",
+    "resolve_labels",
+    "shot_groups",
+]
+
+SHOT_GROUPS = ("many", "medium", "few")
+"""Shot-group names, indexed by the group ids `shot_groups` returns."""
 
 
 def resolve_labels(
@@ -97,6 +107,39 @@ def check_class_counts(counts: Any, name: str = "counts") -> Tensor:
             f"{tensor[empty].tolist()} for classes {empty}"
         )
     return tensor.to(torch.long)
+
+
+def shot_groups(counts: Tensor | Sequence[int], many: int = 100, few: int = 20) -> Tensor:
+    """The shot group of every class, from its training count: 0 many, 1 medium, 2 few.
+
+    The long-tail convention: *many* has more than ``many`` training examples, *few* fewer
+    than ``few``, *medium* the rest (``few <= count <= many``). Group ``g`` is named
+    ``SHOT_GROUPS[g]``.
+
+    Args:
+        counts: training examples per class, 1-D integers, every class non-empty.
+        many: a class with more examples than this is *many*-shot.
+        few: a class with fewer examples than this is *few*-shot; ``0 < few <= many``.
+
+    Example:
+        >>> shot_groups(torch.tensor([500, 101, 100, 20, 19, 5])).tolist()
+        [0, 0, 1, 1, 2, 2]
+    """
+    counts = check_class_counts(counts)
+    check_shot_thresholds(many, few)
+    groups = torch.ones_like(counts)
+    groups[counts > many] = 0
+    groups[counts < few] = 2
+    return groups
+
+
+def check_shot_thresholds(many: int, few: int) -> None:
+    """Check shot-group thresholds: numbers with ``0 < few <= many``."""
+    for name, value in (("many", many), ("few", few)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name}: expected a number, received {type(value).__name__}")
+    if not 0 < few <= many:
+        raise ValueError(f"few, many: expected 0 < few <= many, received few={few}, many={many}")
 
 
 def _labels_of(dataset: Dataset, allow_iteration: bool) -> Tensor:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from invtransfer._seeding import generator_for
-from invtransfer.labels import check_class_counts
+from invtransfer.labels import check_class_counts, shot_groups
 
 __all__ = ["PROFILES", "CountSummary", "longtail_counts", "summary"]
 
@@ -111,13 +111,12 @@ def summary(counts: Tensor, many: int = 100, few: int = 20) -> CountSummary:
         (100.0, (2, 2, 2))
     """
     counts = check_class_counts(counts)
-    if not 0 < few <= many:
-        raise ValueError(f"few, many: expected 0 < few <= many, received few={few}, many={many}")
     values = counts.to(torch.float64)
     pairwise = (values[:, None] - values[None, :]).abs().sum()
     gini = float(pairwise / (2 * len(values) ** 2 * values.mean()))
-    many_classes = int((counts > many).sum())
-    few_classes = int((counts < few).sum())
+    many_classes, medium_classes, few_classes = torch.bincount(
+        shot_groups(counts, many, few), minlength=3
+    ).tolist()
     return CountSummary(
         num_classes=len(counts),
         total=int(counts.sum()),
@@ -126,7 +125,7 @@ def summary(counts: Tensor, many: int = 100, few: int = 20) -> CountSummary:
         imbalance_ratio=float(counts.max()) / float(counts.min()),
         gini=gini,
         many=many_classes,
-        medium=len(counts) - many_classes - few_classes,
+        medium=medium_classes,
         few=few_classes,
         many_threshold=many,
         few_threshold=few,

@@ -9,6 +9,12 @@ Example:
     (0.0, 1.0)
 """
 
+from invtransfer.metrics.accuracy import (
+    ShotAccuracy,
+    balanced_accuracy,
+    per_class_accuracy,
+    shot_accuracy,
+)
 from invtransfer.metrics.curve import InvarianceCurve, invariance_curve, strength_curve
 from invtransfer.metrics.evaluation import MEASURES
 from invtransfer.metrics.measures import (
@@ -20,11 +26,15 @@ from invtransfer.metrics.measures import (
     random_pair_distance,
 )
 from invtransfer.metrics.statistics import bootstrap_interval, log_slope, ranks, spearman
+from invtransfer.metrics.streaming import InvarianceMeter
 
 __all__ = [
     "DIVERGENCES",
     "MEASURES",
     "InvarianceCurve",
+    "InvarianceMeter",
+    "ShotAccuracy",
+    "balanced_accuracy",
     "bootstrap_interval",
     "consistency",
     "divergence",
@@ -32,8 +42,10 @@ __all__ = [
     "feature_distance",
     "invariance_curve",
     "log_slope",
+    "per_class_accuracy",
     "random_pair_distance",
     "ranks",
+    "shot_accuracy",
     "spearman",
     "strength_curve",
 ]

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 DIVERGENCES = ("kl", "symmetric_kl", "js")
-"""The divergences :func:`divergence` computes."""
+"""The divergences `divergence` computes."""
 
 
 def divergence(clean_logits: Tensor, transformed_logits: Tensor, kind: str = "kl") -> Tensor:
