@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import kornia
@@ -41,6 +39,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 import torchvision.transforms.v2.functional as TF
+from timing import interleaved_medians
 from torch import Tensor
 from torchvision.transforms import InterpolationMode
 
@@ -125,23 +124,6 @@ def morphology_bench(x: Tensor, generator: torch.Generator) -> Bench:
     }
 
 
-def median_ms(bench: Bench, warmup: int, repeats: int, device: torch.device) -> dict[str, float]:
-    """Median milliseconds per call of each contender, timed in interleaved rounds."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
-    for fn in bench.values():
-        for _ in range(warmup):
-            fn()
-    sync()
-    times: dict[str, list[float]] = {name: [] for name in bench}
-    for _ in range(repeats):
-        for name, fn in bench.items():
-            start = time.perf_counter()
-            fn()
-            sync()
-            times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def device_name(device: torch.device) -> str:
     """A readable name for the device the benchmark runs on."""
     if device.type == "cuda":
@@ -200,7 +182,10 @@ def main() -> None:
     for op, make_bench in (("rotation", rotation_bench), ("morphology", morphology_bench)):
         for shape in SHAPES:
             x = torch.rand(shape, device=device)
-            ms = median_ms(make_bench(x, generator), args.warmup, args.repeats, device)
+            seconds = interleaved_medians(
+                make_bench(x, generator), args.warmup, args.repeats, device
+            )
+            ms = {name: value * 1e3 for name, value in seconds.items()}
             rows.append((op, "x".join(map(str, shape)), ms))
     print(table(rows))
 

@@ -17,55 +17,12 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from invtransfer.data.glyphs import Glyphs
+from invtransfer.models import small_cnn, train_classifier
 
 log = logging.getLogger("glyphs_learnability")
-
-
-def small_cnn(num_classes: int) -> nn.Module:
-    """Two 3x3 conv layers with max pooling, then a hidden layer and the classifier."""
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(64 * 7 * 7, 128),
-        nn.ReLU(),
-        nn.Linear(128, num_classes),
-    )
-
-
-def train(
-    model: nn.Module,
-    data: Glyphs,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    generator: torch.Generator,
-) -> None:
-    """Adam on shuffled mini-batches, a cosine learning-rate decay, logging each epoch."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * -(-len(data) // batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    x, y = data.images.float() / 255, data.targets
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        total = 0.0
-        for batch in order.split(batch_size):
-            loss = F.cross_entropy(model(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-        log.info("epoch %d/%d  train loss %.4f", epoch + 1, epochs, total / len(x))
 
 
 @torch.no_grad()
@@ -102,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     model = small_cnn(args.classes)
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
-    train(model, train_set, args.epochs, args.batch_size, args.lr, generator)
+    train_classifier(
+        model, train_set.images, train_set.targets, args.epochs, args.batch_size, args.lr, generator
+    )
     seconds = time.perf_counter() - start
     test_per_class = per_class_accuracy(model, test_set)
     result = {

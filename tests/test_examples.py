@@ -19,7 +19,7 @@ def test_transforms_tour_writes_a_grid_per_family(tmp_path):
 def test_longtail_datasets_example_saves_a_grid_per_variant(tmp_path):
     mnist = SHARED_DATA / "mnist"
     if not mnist.is_dir():  # the small files the tests write, when the real ones are absent
-        mnist = write_mnist_layout(tmp_path, per_class=60, classes=10)
+        mnist = write_mnist_layout(tmp_path, per_class=300, classes=10)
     out = tmp_path / "out"
     run_script(
         "examples/longtail_datasets.py", "--data-root", mnist, "--out", out, "--max-count", 40
@@ -51,3 +51,8 @@ def test_transforms_benchmark_smoke_run():
 def test_samplers_benchmark_smoke_run():
     result = run_script("benchmarks/samplers.py", "--quick")
     assert "1M epoch, list(sampler)" in result.stdout and "10M epoch" in result.stdout
+
+
+def test_metrics_benchmark_smoke_run():
+    result = run_script("benchmarks/metrics.py", "--quick")
+    assert "curve/bare" in result.stdout

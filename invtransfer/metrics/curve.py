@@ -202,7 +202,7 @@ def invariance_curve(
         data, len(sizes), _positive("samples_per_class", samples_per_class), seed
     )
     params = _per_image_params(family, len(evaluation.labels), copies, seed)
-    outputs = _run(
+    outputs = measure_pairs(
         model,
         evaluation,
         family,
@@ -262,7 +262,7 @@ def strength_curve(
     table: dict[str, list] = {"value": [float(v) for v in values]}
     for value in values:
         params = _with_field(family.identity(len(evaluation.labels)), field_name, value)
-        outputs = _run(
+        outputs = measure_pairs(
             model,
             evaluation,
             family,
@@ -278,44 +278,6 @@ def strength_curve(
         for name, per_image in outputs.measures.items():
             table.setdefault(name, []).append(float(per_image.mean()))
     return table
-
-
-def _run(
-    model: nn.Module,
-    evaluation: EvaluationSet,
-    family: TransformFamily,
-    params: Params,
-    copies: int,
-    measures: Sequence[str],
-    batch_size: int,
-    device: torch.device | str | None,
-    progress: bool,
-    features: nn.Module | None,
-    num_classes: int,
-) -> PairedOutputs:
-    """``measure_pairs`` with the model in eval mode (restored after) on its device."""
-    _positive("batch_size", batch_size)
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    try:
-        return measure_pairs(
-            model,
-            evaluation,
-            family,
-            params,
-            copies,
-            measures,
-            batch_size,
-            torch.device(device),
-            num_classes,
-            features,
-            progress,
-        )
-    finally:
-        model.train(was_training)
 
 
 def _tabulate(

@@ -89,27 +89,48 @@ def measure_pairs(
     copies: int,
     measures: Sequence[str],
     batch_size: int,
-    device: torch.device,
+    device: torch.device | str | None,
+    progress: bool,
+    features: nn.Module | None,
     num_classes: int,
-    features: nn.Module | None = None,
-    progress: bool = True,
 ) -> PairedOutputs:
     """Run ``model`` on every image once and on its ``copies`` transformed copies (``params``
-    row ``i * copies + k`` makes copy ``k`` of image ``i``), ``batch_size`` at a time.
+    row ``i * copies + k`` makes copy ``k`` of image ``i``), ``batch_size`` at a time, in eval
+    mode (restored afterwards), on ``device`` (by default where the model's parameters are).
 
     Each rank of an initialised process group takes every ``world``-th image and the results
     are gathered, so every rank returns the whole table.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected an int >= 1, received {batch_size!r}")
+    was_training = model.training
+    model.eval()
+    try:
+        forward = _Forward(model, features, _model_device(model, device), num_classes)
+        return _measure(forward, evaluation, family, params, copies, measures, batch_size, progress)
+    finally:
+        model.train(was_training)
+
+
+def _measure(
+    forward: _Forward,
+    evaluation: EvaluationSet,
+    family: TransformFamily,
+    params: Params,
+    copies: int,
+    measures: Sequence[str],
+    batch_size: int,
+    progress: bool,
+) -> PairedOutputs:
     rank, world = (dist.get_rank(), dist.get_world_size()) if _distributed() else (0, 1)
     mine = torch.arange(rank, len(evaluation.labels), world)
-    forward = _Forward(model, features, device, num_classes)
     clean = _clean_outputs(forward, evaluation.images[mine], batch_size)
     sums = {name: torch.zeros(len(mine), dtype=torch.float64) for name in measures}
     pairs = torch.arange(len(mine) * copies)
     for chunk in tqdm(pairs.split(batch_size), desc="invariance", disable=not progress):
         local, k = chunk // copies, chunk % copies
         rows = mine[local] * copies + k
-        images = family.apply(evaluation.images[mine[local]].to(device), params[rows])
+        images = family.apply(evaluation.images[mine[local]].to(forward.device), params[rows])
         logits, feats = forward(images)
         values = _measures(measures, clean, local, logits, feats)
         for name, value in values.items():
@@ -118,6 +139,13 @@ def measure_pairs(
     confidence = clean.logits.float().softmax(1).amax(1).double().cpu()
     per_image = {name: total / copies for name, total in sums.items()}
     return _gather(PairedOutputs(per_image, correct, confidence), mine, len(evaluation.labels))
+
+
+def _model_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,29 @@
+"""Timing shared by the benchmarks: contenders measured in interleaved rounds, in one run."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def interleaved_medians(
+    bench: dict[str, Callable[[], object]], warmup: int, repeats: int, device: torch.device
+) -> dict[str, float]:
+    """Median seconds per call of each contender. Each gets ``warmup`` untimed calls, then
+    the contenders take turns within every round, so that a busy machine slows them alike."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    for fn in bench.values():
+        for _ in range(warmup):
+            fn()
+    sync()
+    times: dict[str, list[float]] = {name: [] for name in bench}
+    for _ in range(repeats):
+        for name, fn in bench.items():
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
