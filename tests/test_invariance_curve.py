@@ -211,3 +211,30 @@ def test_feature_distance_of_a_chosen_layer():
     model = small_cnn()
     result = curve(model, measures=("feature_distance",), features=model[1])
     assert (result.measures["feature_distance"]["mean"] > 0).all()
+
+
+def _curve_worker(rank: int, world: int, init_file: str, queue) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        result = curve(small_cnn(), samples_per_class=5)
+        queue.put((rank, result.measures["ekld"]["mean"].tolist(), result.images.tolist()))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_share_the_images_and_both_get_the_whole_curve(tmp_path):
+    import torch.multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    mp.start_processes(
+        _curve_worker, args=(2, str(tmp_path / "init"), queue), nprocs=2, start_method="spawn"
+    )
+    results = sorted(queue.get(timeout=60) for _ in range(2))
+    single = curve(small_cnn(), samples_per_class=5)
+    for _, ekld_mean, images in results:
+        assert images == single.images.tolist()
+        expected = single.measures["ekld"]["mean"]
+        torch.testing.assert_close(torch.tensor(ekld_mean, dtype=torch.float64), expected)
