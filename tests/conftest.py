@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from hypothesis import HealthCheck, settings
 from torchvision.transforms import v2
 
@@ -75,3 +78,22 @@ def run_script(path: str, *args: object) -> subprocess.CompletedProcess:
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result
+
+
+def run_on_two_ranks(task: Callable[[int], object], tmp_path: Path) -> list[object]:
+    """Run ``task(rank)`` in two spawned processes joined in a gloo group; return what each
+    returned, by rank. ``task`` must be a module-level function and return plain data."""
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    init = str(tmp_path / "gloo-init")
+    mp.start_processes(_gloo_rank, args=(2, init, task, queue), nprocs=2, start_method="spawn")
+    results = dict(queue.get(timeout=60) for _ in range(2))
+    return [results[rank] for rank in range(2)]
+
+
+def _gloo_rank(rank: int, world: int, init: str, task: Callable[[int], object], queue) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init}", rank=rank, world_size=world)
+    try:
+        queue.put((rank, task(rank)))
+    finally:
+        dist.destroy_process_group()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from conftest import run_on_two_ranks
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -213,28 +214,14 @@ def test_feature_distance_of_a_chosen_layer():
     assert (result.measures["feature_distance"]["mean"] > 0).all()
 
 
-def _curve_worker(rank: int, world: int, init_file: str, queue) -> None:
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        result = curve(small_cnn(), samples_per_class=5)
-        queue.put((rank, result.measures["ekld"]["mean"].tolist(), result.images.tolist()))
-    finally:
-        dist.destroy_process_group()
+def _curve_on_rank(rank: int) -> tuple[list[float], list[int]]:
+    result = curve(small_cnn(), samples_per_class=5)
+    return result.measures["ekld"]["mean"].tolist(), result.images.tolist()
 
 
 def test_two_ranks_share_the_images_and_both_get_the_whole_curve(tmp_path):
-    import torch.multiprocessing as mp
-
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    mp.start_processes(
-        _curve_worker, args=(2, str(tmp_path / "init"), queue), nprocs=2, start_method="spawn"
-    )
-    results = sorted(queue.get(timeout=60) for _ in range(2))
     single = curve(small_cnn(), samples_per_class=5)
-    for _, ekld_mean, images in results:
+    for ekld_mean, images in run_on_two_ranks(_curve_on_rank, tmp_path):
         assert images == single.images.tolist()
         expected = single.measures["ekld"]["mean"]
         torch.testing.assert_close(torch.tensor(ekld_mean, dtype=torch.float64), expected)

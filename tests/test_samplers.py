@@ -6,8 +6,7 @@ import math
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from conftest import run_on_two_ranks
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, Subset, TensorDataset
@@ -213,36 +212,17 @@ def test_balanced_batch_sampler_batches():
         BalancedBatchSampler(labels, 5, 2)
 
 
-def _ddp_worker(rank: int, world: int, init_file: str, queue) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        sampler = ClassBalancedSampler(LABELS, power=0.5, epoch_length=1001, seed=7)
-        sampler.set_epoch(3)
-        gathered = [None] * world
-        dist.all_gather_object(gathered, list(sampler))
-        if rank == 0:
-            queue.put(gathered)
-    finally:
-        dist.destroy_process_group()
+def _sampler_shard(rank: int) -> list[int]:
+    sampler = ClassBalancedSampler(LABELS, power=0.5, epoch_length=1001, seed=7)
+    sampler.set_epoch(3)
+    return list(sampler)
 
 
 def test_a_real_two_process_gloo_run_agrees_with_the_single_process_stream(tmp_path):
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    mp.start_processes(
-        _ddp_worker, args=(2, str(tmp_path / "init"), queue), nprocs=2, start_method="spawn"
-    )
-    shards = queue.get(timeout=60)
+    shards = run_on_two_ranks(_sampler_shard, tmp_path)
     single = ClassBalancedSampler(
         LABELS, power=0.5, epoch_length=1001, seed=7, num_replicas=1, rank=0
     )
     single.set_epoch(3)
     stream = list(single)
     assert shards[0] == stream[0::2] and shards[1] == (stream + stream[:1])[1::2]
-
-
-def test_every_iteration_of_an_epoch_yields_the_whole_epoch():
-    sampler = ClassBalancedSampler(LABELS, seed=8)
-    assert list(sampler) == list(sampler) and len(list(sampler)) == len(sampler)
-    batches = BalancedBatchSampler(LABELS, 2, 2, seed=0)
-    assert list(batches) == list(batches)

@@ -4,6 +4,7 @@ transformed copies in bounded chunks, and each rank's share under DDP."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import PIL.Image
@@ -103,42 +104,35 @@ def measure_pairs(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: expected an int >= 1, received {batch_size!r}")
-    was_training = model.training
-    model.eval()
-    try:
-        forward = _Forward(model, features, _model_device(model, device), num_classes)
-        return _measure(forward, evaluation, family, params, copies, measures, batch_size, progress)
-    finally:
-        model.train(was_training)
-
-
-def _measure(
-    forward: _Forward,
-    evaluation: EvaluationSet,
-    family: TransformFamily,
-    params: Params,
-    copies: int,
-    measures: Sequence[str],
-    batch_size: int,
-    progress: bool,
-) -> PairedOutputs:
     rank, world = (dist.get_rank(), dist.get_world_size()) if _distributed() else (0, 1)
     mine = torch.arange(rank, len(evaluation.labels), world)
-    clean = _clean_outputs(forward, evaluation.images[mine], batch_size)
-    sums = {name: torch.zeros(len(mine), dtype=torch.float64) for name in measures}
-    pairs = torch.arange(len(mine) * copies)
-    for chunk in tqdm(pairs.split(batch_size), desc="invariance", disable=not progress):
-        local, k = chunk // copies, chunk % copies
-        rows = mine[local] * copies + k
-        images = family.apply(evaluation.images[mine[local]].to(forward.device), params[rows])
-        logits, feats = forward(images)
-        values = _measures(measures, clean, local, logits, feats)
-        for name, value in values.items():
-            sums[name].index_add_(0, local, value.double().cpu())
+    with _eval_mode(model):
+        forward = _Forward(model, features, _model_device(model, device), num_classes)
+        clean = _clean_outputs(forward, evaluation.images[mine], batch_size)
+        sums = {name: torch.zeros(len(mine), dtype=torch.float64) for name in measures}
+        pairs = torch.arange(len(mine) * copies)
+        for chunk in tqdm(pairs.split(batch_size), desc="invariance", disable=not progress):
+            local, k = chunk // copies, chunk % copies
+            rows = mine[local] * copies + k
+            images = family.apply(evaluation.images[mine[local]].to(forward.device), params[rows])
+            logits, feats = forward(images)
+            for name, value in _measures(measures, clean, local, logits, feats).items():
+                sums[name].index_add_(0, local, value.double().cpu())
     correct = (clean.logits.argmax(1).cpu() == evaluation.labels[mine]).double()
     confidence = clean.logits.float().softmax(1).amax(1).double().cpu()
     per_image = {name: total / copies for name, total in sums.items()}
     return _gather(PairedOutputs(per_image, correct, confidence), mine, len(evaluation.labels))
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode for the block, its own mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def _model_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
