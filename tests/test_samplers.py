@@ -226,3 +226,10 @@ def test_a_real_two_process_gloo_run_agrees_with_the_single_process_stream(tmp_p
     single.set_epoch(3)
     stream = list(single)
     assert shards[0] == stream[0::2] and shards[1] == (stream + stream[:1])[1::2]
+
+
+def test_every_iteration_of_an_epoch_yields_the_whole_epoch():
+    sampler = ClassBalancedSampler(LABELS, seed=8)
+    assert list(sampler) == list(sampler) and len(list(sampler)) == len(sampler)
+    batches = BalancedBatchSampler(LABELS, 2, 2, seed=0)
+    assert list(batches) == list(batches)
