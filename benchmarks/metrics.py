@@ -47,7 +47,7 @@ import pstats
 from collections.abc import Callable
 
 import torch
-from timing import interleaved_medians
+from timing import checked_device, interleaved_medians
 from torch import Tensor, nn
 
 import invtransfer
@@ -73,8 +73,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="cProfile one curve per model")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device is available")
+    args.device = checked_device(parser, args.device)
     args.transforms = args.transforms or (2 if args.quick else 20)
     args.samples_per_class = args.samples_per_class or (10 if args.quick else 40)
     args.repeats = args.repeats or (1 if args.quick else 3)
@@ -225,7 +224,7 @@ def table(rows: list[tuple[str, int, dict[str, float]]], quick: bool) -> str:
 def main() -> None:
     """Time both contenders for each model and print the table."""
     args = parse_args()
-    device = torch.device(args.device)
+    device = args.device
     generator = torch.Generator().manual_seed(args.seed)
     data = blob_images(args.samples_per_class, generator)
     print(header(args, device), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -27,3 +28,10 @@ def interleaved_medians(
             sync()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def checked_device(parser: argparse.ArgumentParser, name: str) -> torch.device:
+    """The device ``name``, or a parser error when it is CUDA and none is available."""
+    if name == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    return torch.device(name)

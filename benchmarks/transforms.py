@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 import torchvision.transforms.v2.functional as TF
-from timing import interleaved_medians
+from timing import checked_device, interleaved_medians
 from torch import Tensor
 from torchvision.transforms import InterpolationMode
 
@@ -72,8 +72,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 repeats, 1 warm-up")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device is available")
+    args.device = checked_device(parser, args.device)
     args.repeats = args.repeats or (3 if args.quick else 50)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
     return args
@@ -174,7 +173,7 @@ def table(rows: list[tuple[str, str, dict[str, float]]]) -> str:
 def main() -> None:
     """Time every (op, shape) pair and print the table."""
     args = parse_args()
-    device = torch.device(args.device)
+    device = args.device
     torch.manual_seed(args.seed)
     generator = torch.Generator(device).manual_seed(args.seed)
     print(header(args, device), flush=True)
