@@ -104,6 +104,7 @@ class FamilyTransform(v2.Transform):
         self.family = family
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
+        """Refuse bounding boxes, masks and key points when the family moves pixels."""
         annotations = [type(v).__name__ for v in flat_inputs if isinstance(v, _SPATIAL_ANNOTATIONS)]
         if annotations and self.family.geometric:
             raise TypeError(
