@@ -1,0 +1,44 @@
+"""Generative invariance transfer: a MUNIT-style augmenter, its trainer, `GenerativeAugment`.
+
+Train a single-domain MUNIT on the whole long-tailed training set with `MUNITTrainer`, then
+drop `GenerativeAugment` into the classifier's training step or DataLoader: it replaces part
+of each batch with translations under random style codes, keeping the labels.
+
+Example:
+    >>> import torch
+    >>> from invtransfer.generative import GenerativeAugment, MUNITGenerator, preset
+    >>> generator = MUNITGenerator(preset("tiny", image_size=28, channels=1), seed=0)
+    >>> augment = GenerativeAugment(generator, fraction=0.5)
+    >>> images, labels, mask = augment(torch.rand(8, 1, 28, 28), torch.arange(8))
+    >>> int(mask.sum())
+    4
+"""
+
+from invtransfer.generative.augment import GATES, GenerativeAugment
+from invtransfer.generative.bank import TranslationBank
+from invtransfer.generative.config import PRESETS, LossWeights, MUNITConfig, preset
+from invtransfer.generative.grid import translation_grid
+from invtransfer.generative.networks import MUNITDiscriminator, MUNITGenerator
+from invtransfer.generative.trainer import (
+    MUNITTrainer,
+    NonFiniteLossError,
+    latest_checkpoint,
+    load_generator,
+)
+
+__all__ = [
+    "GATES",
+    "PRESETS",
+    "GenerativeAugment",
+    "LossWeights",
+    "MUNITConfig",
+    "MUNITDiscriminator",
+    "MUNITGenerator",
+    "MUNITTrainer",
+    "NonFiniteLossError",
+    "TranslationBank",
+    "latest_checkpoint",
+    "load_generator",
+    "preset",
+    "translation_grid",
+]

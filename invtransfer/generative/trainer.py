@@ -1,0 +1,514 @@
+"""`MUNITTrainer`: single-domain MUNIT training that checkpoints atomically and resumes exactly.
+
+The dataset is both domains, so one generator and one discriminator suffice: half the work of
+the two-domain recipe. Each iteration takes one discriminator step, then one generator step,
+each with fresh style codes. Every random draw is a function of ``(seed, rank, iteration)``
+and of the sampler's ``(seed, epoch)``, so a run resumed from a checkpoint continues exactly as
+the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision.utils import save_image
+from tqdm.auto import tqdm
+
+from invtransfer._images import ImageBatch
+from invtransfer._seeding import generator_for
+from invtransfer.generative.checkpoint import (
+    load_module,
+    optimizer_from_files,
+    optimizer_to_files,
+    read_json,
+    read_tensors,
+    write_folder,
+)
+from invtransfer.generative.config import LossWeights, MUNITConfig
+from invtransfer.generative.grid import translation_grid
+from invtransfer.generative.networks import (
+    MUNITDiscriminator,
+    MUNITGenerator,
+    check_images,
+    random_styles,
+)
+from invtransfer.generative.objectives import (
+    discriminator_loss,
+    generator_adversarial_loss,
+    l1,
+)
+from invtransfer.labels import resolve_labels
+from invtransfer.sampling import ClassBalancedSampler
+
+__all__ = ["MUNITTrainer", "NonFiniteLossError", "latest_checkpoint", "load_generator"]
+
+log = logging.getLogger(__name__)
+
+_CHECKPOINT = re.compile(r"^iter-(\d+)$")
+_GRID_STREAM = 1  # the grid's images and styles come from (seed, _GRID_STREAM)
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stopped before the update that would have
+    spread it into the weights."""
+
+
+class MUNITTrainer:
+    """Train a single-domain MUNIT on a dataset (or a DataLoader) of images.
+
+    Args:
+        config: the architecture (see `invtransfer.generative.preset`).
+        out_dir: where checkpoints (``checkpoints/iter-NNNNNNN/``) and sample grids
+            (``samples/iter-NNNNNNN.png``) go.
+        weights: the generator's loss weights.
+        lr, betas, weight_decay: Adam's settings for both networks (MUNIT's: 1e-4,
+            (0.5, 0.999), 1e-4).
+        lr_step, lr_gamma: multiply both learning rates by ``lr_gamma`` every ``lr_step``
+            iterations (MUNIT halves them every 100k).
+        seed: the weights' initialisation, the batches and every style code follow from it.
+        device: where to train; defaults to CUDA when available.
+
+    Example:
+        >>> import tempfile
+        >>> from invtransfer.data import Glyphs
+        >>> from invtransfer.generative import preset
+        >>> glyphs = Glyphs(num_classes=3, per_class=4)  # uint8 (1, 28, 28) images, labels
+        >>> config = preset("tiny", image_size=28, channels=1)
+        >>> trainer = MUNITTrainer(config, tempfile.mkdtemp(), device="cpu")
+        >>> losses = trainer.fit(glyphs, iterations=3, batch_size=4, progress=False)
+        >>> trainer.iteration, sorted(losses)[:3]
+        (3, ['adversarial', 'content', 'discriminator'])
+    """
+
+    def __init__(
+        self,
+        config: MUNITConfig,
+        out_dir: str | Path,
+        weights: LossWeights | None = None,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        weight_decay: float = 1e-4,
+        lr_step: int = 100_000,
+        lr_gamma: float = 0.5,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.weights = weights or LossWeights()
+        self.seed = seed
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.hyperparameters = dict(
+            lr=lr, betas=list(betas), weight_decay=weight_decay, lr_step=lr_step, lr_gamma=lr_gamma
+        )
+        self.generator = MUNITGenerator(config, seed=seed).to(self.device)
+        self.discriminator = MUNITDiscriminator(config, seed=seed).to(self.device)
+        self.optimizers = {
+            name: torch.optim.Adam(net.parameters(), lr, betas, weight_decay=weight_decay)
+            for name, net in self._networks().items()
+        }
+        self.schedulers = {
+            name: torch.optim.lr_scheduler.StepLR(optimizer, lr_step, lr_gamma)
+            for name, optimizer in self.optimizers.items()
+        }
+        self.iteration = 0
+        self.world_size, self.rank = (
+            (dist.get_world_size(), dist.get_rank()) if _distributed() else (1, 0)
+        )
+        self._batches: _Batches | None = None
+
+    def fit(
+        self,
+        data: Dataset | DataLoader,
+        iterations: int,
+        batch_size: int = 8,
+        balanced: bool = True,
+        num_workers: int = 0,
+        checkpoint_every: int = 1000,
+        sample_every: int | None = None,
+        keep: int = 2,
+        resume: bool = True,
+        progress: bool = True,
+    ) -> dict[str, float]:
+        """Train until ``iterations`` in all (resuming from the last checkpoint in ``out_dir``
+        if ``resume``); return the last iteration's losses.
+
+        Args:
+            data: items ``(image, label, ...)`` or bare images, ``uint8`` or float in [0, 1];
+                or a DataLoader of such batches (it then sets the batch size and order; for an
+                exact resume its sampler should have ``set_epoch``).
+            iterations: the total number of iterations, counting those already done.
+            batch_size: images per iteration and rank (the paper uses 1).
+            balanced: draw batches class-balanced (a class, then a member), as the paper
+                does; ``False`` draws images uniformly.
+            num_workers: DataLoader workers when ``data`` is a dataset.
+            checkpoint_every: write a checkpoint every this many iterations, and at the end.
+            sample_every: save a sample grid every this many iterations (default: with each
+                checkpoint).
+            keep: how many checkpoints to keep.
+            resume: continue from the latest checkpoint in ``out_dir``, if any.
+            progress: show a progress bar with the losses.
+        """
+        _check_positive(iterations=iterations, checkpoint_every=checkpoint_every, keep=keep)
+        sample_every = sample_every or checkpoint_every
+        if isinstance(data, DataLoader):
+            loader, order = data, None
+        else:
+            loader, order = self._loader(data, batch_size, balanced, num_workers), balanced
+        self._batches = _Batches(loader, order)
+        if resume and (checkpoint := latest_checkpoint(self.out_dir)) is not None:
+            self.load_checkpoint(checkpoint, batch_size=loader.batch_size, balanced=order)
+        self._broadcast_weights()
+        grid_images = _grid_images(loader.dataset, self.seed)
+        losses: dict[str, float] = {}
+        bar = tqdm(
+            total=iterations, initial=self.iteration, disable=not progress or self.rank != 0,
+            desc="MUNIT", dynamic_ncols=True,
+        )  # fmt: skip
+        with bar:
+            while self.iteration < iterations:
+                losses = self.step(next(self._batches))
+                bar.update()
+                bar.set_postfix({key: f"{value:.3f}" for key, value in losses.items()})
+                done = self.iteration == iterations
+                if self.iteration % sample_every == 0 or done:
+                    self.save_samples(grid_images)
+                if self.iteration % checkpoint_every == 0 or done:
+                    self.save_checkpoint(keep=keep, losses=losses)
+        return losses
+
+    def step(self, images: Tensor) -> dict[str, float]:
+        """One iteration on a batch of images: a discriminator step, then a generator step.
+
+        Raises:
+            NonFiniteLossError: a loss is NaN or infinite (no update is made).
+        """
+        real = self._prepare(images)
+        styles = generator_for(self.seed, self.rank, self.iteration)
+        d_loss = self._discriminator_loss(real, random_styles(len(real), self.config, styles))
+        self._update("discriminator", d_loss, {"discriminator": d_loss})
+        g_losses = self._generator_losses(real, random_styles(len(real), self.config, styles))
+        total = sum(getattr(self.weights, name) * loss for name, loss in g_losses.items())
+        self._update("generator", total, g_losses)
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        self.iteration += 1
+        values = torch.stack([d_loss.detach(), total.detach(), *g_losses.values()]).tolist()
+        return dict(zip(["discriminator", "generator", *g_losses], values, strict=True))
+
+    def save_samples(self, images: Tensor) -> Path | None:
+        """Save a translation grid of ``images`` to ``samples/iter-NNNNNNN.png`` (rank 0)."""
+        if self.rank != 0:
+            return None
+        path = self.out_dir / "samples" / f"iter-{self.iteration:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(translation_grid(self.generator, images, seed=self.seed), path)
+        return path
+
+    def save_checkpoint(self, keep: int = 2, losses: dict[str, float] | None = None) -> Path:
+        """Write ``checkpoints/iter-NNNNNNN/`` atomically (rank 0) and keep the newest
+        ``keep``; every rank waits until it is on disk."""
+        target = self.out_dir / "checkpoints" / f"iter-{self.iteration:07d}"
+        if self.rank == 0:
+            write_folder(target, self._checkpoint_tensors(), self._checkpoint_documents(losses))
+            _prune(self.out_dir / "checkpoints", keep)
+            log.info("iteration %d: checkpoint %s", self.iteration, target)
+        if _distributed():
+            dist.barrier()
+        return target
+
+    def load_checkpoint(
+        self, folder: str | Path, batch_size: int | None = None, balanced: bool | None = None
+    ) -> None:
+        """Restore weights, optimizers, schedulers, the iteration and the data position.
+
+        Raises:
+            ValueError: the checkpoint is corrupt, or was written with another config,
+                other hyperparameters, batch size or number of ranks.
+        """
+        training = read_json(folder, "training")
+        self._check_compatible(folder, training, batch_size, balanced)
+        for name, net in self._networks().items():
+            load_module(net, folder, name)
+        tensors = read_tensors(folder, "optimizers")
+        for name, optimizer in self.optimizers.items():
+            prefix = f"{name}."
+            own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+            optimizer.load_state_dict(optimizer_from_files(own, training["optimizers"][name]))
+            self.schedulers[name].load_state_dict(training["schedulers"][name])
+        self.iteration = training["iteration"]
+        if self._batches is not None:
+            self._batches.seek(**training["data"])
+        log.info("resumed from %s at iteration %d", folder, self.iteration)
+
+    def _networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def _loader(self, data: Dataset, batch_size: int, balanced: bool, workers: int) -> DataLoader:
+        _check_positive(batch_size=batch_size)
+        # drawing uniformly needs no labels: one class holding every image does it
+        labels = resolve_labels(data) if balanced else torch.zeros(len(data), dtype=torch.long)  # type: ignore[arg-type]
+        sampler = ClassBalancedSampler(labels, power=0.0 if balanced else 1.0, seed=self.seed)
+        if len(sampler) < batch_size:
+            raise ValueError(
+                f"batch_size: expected at most the {len(sampler)} images each rank draws per "
+                f"epoch, received {batch_size}"
+            )
+        return DataLoader(data, batch_size, sampler=sampler, num_workers=workers, drop_last=True)
+
+    def _prepare(self, batch: Any) -> Tensor:
+        images = batch[0] if isinstance(batch, (list, tuple)) else batch
+        working = ImageBatch.from_user(images, f"images at iteration {self.iteration}").images
+        check_images(self.config, working, f"images at iteration {self.iteration}")
+        return working.to(self.device) * 2 - 1
+
+    def _discriminator_loss(self, real: Tensor, styles: Tensor) -> Tensor:
+        with torch.no_grad():
+            fake = self.generator(real, styles.to(self.device))
+        return discriminator_loss(
+            self.discriminator(real), self.discriminator(fake), self.config.gan_loss
+        )
+
+    def _generator_losses(self, real: Tensor, styles: Tensor) -> dict[str, Tensor]:
+        styles = styles.to(self.device)
+        content, own_style = self.generator.encode(real)
+        translated = self.generator.decode(content, styles)
+        content_again, style_again = self.generator.encode(translated)
+        self.discriminator.requires_grad_(False)
+        losses = {
+            "image": l1(self.generator.decode(content, own_style), real),
+            "style": l1(style_again, styles),
+            "content": l1(content_again, content),
+            "adversarial": generator_adversarial_loss(
+                self.discriminator(translated), self.config.gan_loss
+            ),
+        }
+        self.discriminator.requires_grad_(True)
+        if self.weights.cycle:
+            losses["cycle"] = l1(self.generator.decode(content_again, own_style), real)
+        return losses
+
+    def _update(self, name: str, loss: Tensor, parts: dict[str, Tensor]) -> None:
+        if not all(bool(torch.isfinite(part)) for part in parts.values()):
+            latest = latest_checkpoint(self.out_dir)
+            raise NonFiniteLossError(
+                f"iteration {self.iteration}: the {name} loss is not finite "
+                f"({ {key: float(value) for key, value in parts.items()} }); stopped before "
+                f"updating the weights. The last good checkpoint is {latest or 'none yet'}. "
+                f"Blank or constant images and a high learning rate are the usual causes."
+            )
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.world_size > 1:
+            _average_gradients(self._networks()[name], self.world_size)
+        optimizer.step()
+
+    def _broadcast_weights(self) -> None:
+        if self.world_size > 1:
+            for net in self._networks().values():
+                for tensor in net.state_dict().values():
+                    dist.broadcast(tensor, src=0)
+
+    def _checkpoint_tensors(self) -> dict[str, dict[str, Tensor]]:
+        tensors = {name: net.state_dict() for name, net in self._networks().items()}
+        tensors["optimizers"] = {}
+        for name, optimizer in self.optimizers.items():
+            own, _ = optimizer_to_files(optimizer.state_dict())
+            tensors["optimizers"].update({f"{name}.{key}": value for key, value in own.items()})
+        return tensors
+
+    def _checkpoint_documents(self, losses: dict[str, float] | None) -> dict[str, Any]:
+        if self._batches is None:
+            raise RuntimeError("save_checkpoint: call fit(), which knows the data position")
+        training = {
+            "iteration": self.iteration,
+            "seed": self.seed,
+            "random_state": "every draw follows from (seed, rank, iteration) and the "
+            "sampler's (seed, epoch); no other random state is used",
+            "world_size": self.world_size,
+            "batch_size": self._batches.loader.batch_size,
+            "balanced": self._batches.balanced,
+            "data": self._batches.position(),
+            "weights": self.weights.to_dict(),
+            "hyperparameters": self.hyperparameters,
+            "optimizers": {
+                name: optimizer_to_files(optimizer.state_dict())[1]
+                for name, optimizer in self.optimizers.items()
+            },
+            "schedulers": {name: s.state_dict() for name, s in self.schedulers.items()},
+            "losses": losses or {},
+            "torch_version": torch.__version__,
+        }
+        return {"config": self.config.to_dict(), "training": training}
+
+    def _check_compatible(
+        self, folder: str | Path, training: dict, batch_size: int | None, balanced: bool | None
+    ) -> None:
+        saved = MUNITConfig.from_dict(read_json(folder, "config"))
+        current = {
+            "config": self.config,
+            "weights": self.weights.to_dict(),
+            "hyperparameters": self.hyperparameters,
+            "world_size": self.world_size,
+            "seed": self.seed,
+            "batch_size": batch_size,
+            "balanced": balanced,
+        }
+        saved_values = {**training, "config": saved}
+        differences = [
+            f"{key}: checkpoint {saved_values.get(key)!r}, now {value!r}"
+            for key, value in current.items()
+            if value is not None and saved_values.get(key) != value
+        ]
+        if differences:
+            raise ValueError(
+                f"{folder}: cannot resume exactly, the run differs from the checkpoint in "
+                f"{'; '.join(differences)}"
+            )
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest complete ``checkpoints/iter-NNNNNNN`` folder under ``out_dir``, if any.
+
+    Example:
+        >>> import tempfile
+        >>> latest_checkpoint(tempfile.mkdtemp()) is None
+        True
+    """
+    folder = Path(out_dir) / "checkpoints"
+    found = (
+        [p for p in folder.glob("iter-*") if _CHECKPOINT.match(p.name)] if folder.is_dir() else []
+    )
+    return max(found, key=lambda p: int(p.name[5:]), default=None)
+
+
+def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNITGenerator:
+    """The generator saved in ``path``: a folder holding ``config.json`` and
+    ``generator.safetensors`` (a checkpoint, a saved augment), or a trainer's ``out_dir``
+    (its latest checkpoint). Nothing is unpickled.
+
+    Example:
+        >>> import tempfile
+        >>> from invtransfer.generative import MUNITGenerator, preset
+        >>> from invtransfer.generative.checkpoint import write_folder
+        >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
+        >>> folder = write_folder(tempfile.mkdtemp() + "/g", {"generator": generator.state_dict()},
+        ...                       {"config": generator.config.to_dict()})
+        >>> load_generator(folder).config == generator.config
+        True
+    """
+    folder = Path(path)
+    if not (folder / "generator.safetensors").exists():
+        folder = latest_checkpoint(folder) or folder  # a trainer's out_dir, else a clear error
+    generator = MUNITGenerator(MUNITConfig.from_dict(read_json(folder, "config")), seed=0)
+    load_module(generator, folder, "generator")
+    return generator.to(device)
+
+
+class _Batches:
+    """An endless stream of batches from a loader, epoch after epoch, that can seek to any
+    ``(epoch, batch)`` position: exactly (through the sampler's ``load_state_dict``) or by
+    drawing and discarding batches."""
+
+    def __init__(self, loader: DataLoader, balanced: bool | None) -> None:
+        self.loader = loader
+        self.balanced = balanced  # None: the user's loader decides
+        self.epoch, self.batch = 0, 0
+        self._iterator: Iterator[Any] | None = None
+
+    def position(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batch": self.batch}
+
+    def seek(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch, self._iterator = epoch, batch, None
+
+    def __next__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = self._start()
+        for _ in range(2):
+            try:
+                item = next(self._iterator)
+            except StopIteration:
+                self.epoch, self.batch = self.epoch + 1, 0
+                self._iterator = self._start()
+                continue
+            self.batch += 1
+            return item
+        raise ValueError("data: the loader yields no batches (fewer images than batch_size?)")
+
+    def _start(self) -> Iterator[Any]:
+        sampler = self.loader.sampler
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
+        if self.batch and hasattr(sampler, "load_state_dict") and self.loader.batch_size:
+            sampler.load_state_dict(
+                {"epoch": self.epoch, "position": self.batch * self.loader.batch_size}
+            )
+            return iter(self.loader)
+        iterator = iter(self.loader)
+        for _ in range(self.batch):  # no exact seek: replay the epoch up to the position
+            next(iterator)
+        return iterator
+
+
+def _grid_images(dataset: Dataset, seed: int, count: int = 8) -> Tensor:
+    """The rows of every sample grid: ``count`` images of ``dataset`` picked from ``seed``,
+    from as many classes as possible when the labels are known."""
+    order = torch.randperm(len(dataset), generator=generator_for(seed, _GRID_STREAM))  # type: ignore[arg-type]
+    try:
+        shuffled = resolve_labels(dataset)[order]
+    except TypeError:  # no labels without decoding every image: any images will do
+        return _images_of(dataset, order[:count])
+    positions = torch.arange(len(order))
+    first = torch.full((int(shuffled.max()) + 1,), len(order)).scatter_reduce(
+        0, shuffled, positions, "amin"
+    )  # where each class first appears in the shuffled order
+    firsts = first[first < len(order)].sort().values[:count]
+    others = positions[~torch.isin(positions, firsts)][: count - len(firsts)]
+    return _images_of(dataset, order[torch.cat([firsts, others])])
+
+
+def _images_of(dataset: Dataset, indices: Tensor) -> Tensor:
+    items = [dataset[int(i)] for i in indices]
+    return torch.stack([item[0] if isinstance(item, (list, tuple)) else item for item in items])
+
+
+def _prune(folder: Path, keep: int) -> None:
+    complete = sorted(
+        (p for p in folder.iterdir() if _CHECKPOINT.match(p.name)), key=lambda p: p.name
+    )
+    for old in complete[:-keep]:
+        shutil.rmtree(old)
+    for partial in folder.glob(".iter-*"):  # left by a process killed while writing
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _average_gradients(module: nn.Module, world_size: int) -> None:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    flat = torch.cat([g.flatten() for g in grads])
+    dist.all_reduce(flat)
+    flat /= world_size
+    offset = 0
+    for grad in grads:
+        grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+        offset += grad.numel()
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
