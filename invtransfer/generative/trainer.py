@@ -124,7 +124,9 @@ class MUNITTrainer:
         self.world_size, self.rank = (
             (dist.get_world_size(), dist.get_rank()) if _distributed() else (1, 0)
         )
-        self._batches: _Batches | None = None
+        self.data_position = {"epoch": 0, "batch": 0}
+        """Where the next batch comes from: the epoch of the sampler and batches into it."""
+        self._data_order: dict[str, Any] = {"batch_size": None, "balanced": None}
 
     def fit(
         self,
@@ -164,9 +166,10 @@ class MUNITTrainer:
             loader, order = data, None
         else:
             loader, order = self._loader(data, batch_size, balanced, num_workers), balanced
-        self._batches = _Batches(loader, order)
+        self._data_order = {"batch_size": loader.batch_size, "balanced": order}
         if resume and (checkpoint := latest_checkpoint(self.out_dir)) is not None:
-            self.load_checkpoint(checkpoint, batch_size=loader.batch_size, balanced=order)
+            self.load_checkpoint(checkpoint, **self._data_order)
+        batches = _Batches(loader, **self.data_position)
         self._broadcast_weights()
         grid_images = _grid_images(loader.dataset, self.seed)
         losses: dict[str, float] = {}
@@ -176,7 +179,8 @@ class MUNITTrainer:
         )  # fmt: skip
         with bar:
             while self.iteration < iterations:
-                losses = self.step(next(self._batches))
+                losses = self.step(next(batches))
+                self.data_position = batches.position()
                 bar.update()
                 bar.set_postfix({key: f"{value:.3f}" for key, value in losses.items()})
                 done = self.iteration == iterations
@@ -246,8 +250,7 @@ class MUNITTrainer:
             optimizer.load_state_dict(optimizer_from_files(own, training["optimizers"][name]))
             self.schedulers[name].load_state_dict(training["schedulers"][name])
         self.iteration = training["iteration"]
-        if self._batches is not None:
-            self._batches.seek(**training["data"])
+        self.data_position = training["data"]
         log.info("resumed from %s at iteration %d", folder, self.iteration)
 
     def _networks(self) -> dict[str, nn.Module]:
@@ -302,7 +305,7 @@ class MUNITTrainer:
             latest = latest_checkpoint(self.out_dir)
             raise NonFiniteLossError(
                 f"iteration {self.iteration}: the {name} loss is not finite "
-                f"({ {key: float(value) for key, value in parts.items()} }); stopped before "
+                f"({ {key: float(value.detach()) for key, value in parts.items()} }); stopped before "
                 f"updating the weights. The last good checkpoint is {latest or 'none yet'}. "
                 f"Blank or constant images and a high learning rate are the usual causes."
             )
@@ -328,17 +331,14 @@ class MUNITTrainer:
         return tensors
 
     def _checkpoint_documents(self, losses: dict[str, float] | None) -> dict[str, Any]:
-        if self._batches is None:
-            raise RuntimeError("save_checkpoint: call fit(), which knows the data position")
         training = {
             "iteration": self.iteration,
             "seed": self.seed,
             "random_state": "every draw follows from (seed, rank, iteration) and the "
             "sampler's (seed, epoch); no other random state is used",
             "world_size": self.world_size,
-            "batch_size": self._batches.loader.batch_size,
-            "balanced": self._batches.balanced,
-            "data": self._batches.position(),
+            **self._data_order,
+            "data": self.data_position,
             "weights": self.weights.to_dict(),
             "hyperparameters": self.hyperparameters,
             "optimizers": {
@@ -416,21 +416,17 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNI
 
 
 class _Batches:
-    """An endless stream of batches from a loader, epoch after epoch, that can seek to any
+    """An endless stream of batches from a loader, epoch after epoch, starting at any
     ``(epoch, batch)`` position: exactly (through the sampler's ``load_state_dict``) or by
     drawing and discarding batches."""
 
-    def __init__(self, loader: DataLoader, balanced: bool | None) -> None:
+    def __init__(self, loader: DataLoader, epoch: int = 0, batch: int = 0) -> None:
         self.loader = loader
-        self.balanced = balanced  # None: the user's loader decides
-        self.epoch, self.batch = 0, 0
+        self.epoch, self.batch = epoch, batch
         self._iterator: Iterator[Any] | None = None
 
     def position(self) -> dict[str, int]:
         return {"epoch": self.epoch, "batch": self.batch}
-
-    def seek(self, epoch: int, batch: int) -> None:
-        self.epoch, self.batch, self._iterator = epoch, batch, None
 
     def __next__(self) -> Any:
         if self._iterator is None:
