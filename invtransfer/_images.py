@@ -24,7 +24,7 @@ _FLOAT_WORKING_DTYPES = (torch.float32, torch.float64)
 class ImageBatch:
     """A validated image batch in working form, and the way back to the caller's form.
 
-    Example:
+    Examples:
         >>> x = torch.zeros(3, 8, 8, dtype=torch.uint8)
         >>> batch = ImageBatch.from_user(x)
         >>> batch.images.shape, batch.images.dtype

@@ -13,7 +13,7 @@ def derive_seed(*keys: int) -> int:
 
     Uses NumPy's ``SeedSequence`` hashing, so nearby keys give unrelated streams.
 
-    Example:
+    Examples:
         >>> derive_seed(0, 1) == derive_seed(0, 1) != derive_seed(0, 2)
         True
     """
@@ -26,7 +26,7 @@ def derive_seed(*keys: int) -> int:
 def generator_for(*keys: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A fresh ``torch.Generator`` on ``device`` seeded with ``derive_seed(*keys)``.
 
-    Example:
+    Examples:
         >>> a = torch.rand(2, generator=generator_for(7, 0))
         >>> torch.equal(a, torch.rand(2, generator=generator_for(7, 0)))
         True

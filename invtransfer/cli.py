@@ -13,7 +13,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``invtransfer`` command.
 
-    Example:
+    Examples:
         >>> build_parser().parse_args([]).command is None
         True
     """
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
-    Example:
+    Examples:
         >>> status = main([])  # doctest: +ELLIPSIS
         usage: invtransfer ...
         >>> status

@@ -42,7 +42,7 @@ def resolve_labels(
         allow_iteration: as a last resort, read ``dataset[i][1]`` for every ``i``, decoding
             every image (slow; warns).
 
-    Example:
+    Examples:
         >>> from torch.utils.data import Subset, TensorDataset
         >>> base = TensorDataset(torch.zeros(4, 1))
         >>> base.targets = [2, 0, 1, 2]
@@ -70,7 +70,7 @@ def class_counts(labels: Tensor, num_classes: int | None = None) -> Tensor:
         labels: 1-D integer labels.
         num_classes: the number of classes; by default one more than the largest label.
 
-    Example:
+    Examples:
         >>> class_counts(torch.tensor([0, 2, 2, 0, 2]), num_classes=4).tolist()
         [2, 0, 3, 0]
     """
@@ -88,7 +88,7 @@ def class_counts(labels: Tensor, num_classes: int | None = None) -> Tensor:
 def check_class_counts(counts: Any, name: str = "counts") -> Tensor:
     """Validate class counts: a 1-D integer tensor (or sequence) with every class non-empty.
 
-    Example:
+    Examples:
         >>> check_class_counts([50, 5, 1]).tolist()
         [50, 5, 1]
     """
@@ -121,7 +121,7 @@ def shot_groups(counts: Tensor | Sequence[int], many: int = 100, few: int = 20) 
         many: a class with more examples than this is *many*-shot.
         few: a class with fewer examples than this is *few*-shot; ``0 < few <= many``.
 
-    Example:
+    Examples:
         >>> shot_groups(torch.tensor([500, 101, 100, 20, 19, 5])).tolist()
         [0, 0, 1, 1, 2, 2]
     """

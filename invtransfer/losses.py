@@ -20,7 +20,7 @@ in ``[0, C)`` or ``ignore_index``. Conventions shared by all of them:
 Logit adjustment: train with `LogitAdjustedLoss` (or `BalancedSoftmaxLoss`), or
 correct a plainly trained model with `adjust_logits`; never both.
 
-Example:
+Examples:
     >>> from invtransfer.sampling import Deferred
     >>> loss = LDAMLoss([500, 50, 5], schedule=Deferred(160, before=0.0, after=1.0))
     >>> loss.set_epoch(160)  # at the start of every epoch: LDAM-DRW from here on
@@ -158,7 +158,7 @@ class WeightedCrossEntropy(_ScheduledWeights):
         label_smoothing: as in ``torch.nn.functional.cross_entropy``.
         empty: ``"error"`` (an empty class is a ``ValueError``) or ``"as_one"``.
 
-    Example:
+    Examples:
         >>> from invtransfer.sampling import Deferred
         >>> loss = WeightedCrossEntropy([100, 10, 1], schedule=Deferred(2, before=0.0, after=1.0))
         >>> logits, target = torch.tensor([[2.0, 0.0, 0.0], [2.0, 0.0, 0.0]]), torch.tensor([0, 2])
@@ -215,7 +215,7 @@ class FocalLoss(_Loss):
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value whose samples are left out.
 
-    Example:
+    Examples:
         >>> loss = FocalLoss(gamma=2.0, reduction="none")
         >>> loss(torch.tensor([[3.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 0]))
         tensor([1.0928e-04, 1.7329e-01])
@@ -271,7 +271,7 @@ class ClassBalancedLoss(_CountsLoss):
         ignore_index: a target value whose samples are left out.
         empty: ``"error"`` (an empty class is a ``ValueError``) or ``"as_one"``.
 
-    Example:
+    Examples:
         >>> loss = ClassBalancedLoss([1000, 10], beta=0.999, loss_type="focal", gamma=2.0)
         >>> loss.class_weight
         tensor([0.0310, 1.9690])
@@ -341,7 +341,7 @@ class LDAMLoss(_ScheduledWeights):
         ignore_index: a target value whose samples are left out.
         empty: ``"error"`` (an empty class is a ``ValueError``) or ``"as_one"``.
 
-    Example:
+    Examples:
         >>> loss = LDAMLoss([10000, 625], max_m=0.5, s=30.0)
         >>> loss.margin.tolist()
         [0.25, 0.5]
@@ -401,7 +401,7 @@ class LogitAdjustedLoss(_CountsLoss):
         ignore_index: a target value whose samples are left out.
         empty: ``"error"`` (an empty class is a ``ValueError``) or ``"as_one"``.
 
-    Example:
+    Examples:
         >>> loss = LogitAdjustedLoss([3, 1], tau=1.0)
         >>> round(loss(torch.zeros(1, 2), torch.tensor([1])).item(), 4)  # -log(1/4)
         1.3863
@@ -440,7 +440,7 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
         ignore_index: a target value whose samples are left out.
         empty: ``"error"`` (an empty class is a ``ValueError``) or ``"as_one"``.
 
-    Example:
+    Examples:
         >>> loss = BalancedSoftmaxLoss([3, 1])
         >>> round(loss(torch.zeros(1, 2), torch.tensor([0])).item(), 4)  # -log(3/4)
         0.2877
@@ -472,7 +472,7 @@ def adjust_logits(
         tau: the strength of the adjustment, ``>= 0``.
         empty: ``"error"`` (an empty class is a ``ValueError``) or ``"as_one"``.
 
-    Example:
+    Examples:
         >>> adjust_logits(torch.zeros(1, 2), [3, 1]).argmax(1).tolist()  # the rare class wins
         [1]
         >>> adjust_logits(torch.zeros(1, 2), [3, 1])  # minus log(3/4) and log(1/4)

@@ -1,7 +1,7 @@
 """Long-tailed datasets: class-count profiles, long-tailed subsets, fixed-nuisance datasets,
 dataset recipes, file readers and the embedded procedural ``Glyphs`` dataset.
 
-Example:
+Examples:
     >>> from invtransfer.data import longtail_counts, summary
     >>> counts = longtail_counts("zipf", 49, 4800, alpha=2, min_count=5)
     >>> print(summary(counts))

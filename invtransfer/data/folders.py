@@ -37,7 +37,7 @@ class ImageFiles(Dataset):
     Items are ``(image, label)``: the image an RGB ``uint8`` tensor ``(3, H, W)`` (after the
     optional ``transform``), the label an ``int``. Nothing is decoded until an item is read.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     path = Path(folder) / "gray.png"

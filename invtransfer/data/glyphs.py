@@ -98,7 +98,7 @@ class Glyphs(Dataset):
         classes: class names ``"glyph_00"``, ``"glyph_01"``, ...
         num_classes: the number of classes.
 
-    Example:
+    Examples:
         >>> train = Glyphs(num_classes=5, per_class=20, seed=0)
         >>> len(train), train.images.shape, train.images.dtype
         (100, torch.Size([100, 1, 28, 28]), torch.uint8)
@@ -165,7 +165,7 @@ def prototype_strokes(seed: int, c: int) -> tuple[Tensor, Tensor]:
     that would mostly retrace earlier ones are redrawn, and so are glyphs much flatter than
     they are long, so that every stroke shows.
 
-    Example:
+    Examples:
         >>> control, present = prototype_strokes(seed=0, c=3)
         >>> control.shape, present.shape
         (torch.Size([4, 4, 2]), torch.Size([4]))
@@ -240,7 +240,7 @@ def handwrite(prototype: Tensor, present: Tensor, n: int, generator: torch.Gener
     and ends a little early or late; then each glyph gets a slant (shear), a small rotation,
     a scale (slightly different in x and y) and a shift.
 
-    Example:
+    Examples:
         >>> prototype, present = prototype_strokes(seed=0, c=0)
         >>> points = handwrite(prototype, present, 3, torch.Generator().manual_seed(0))
         >>> points.shape
@@ -271,7 +271,7 @@ def bezier(control: Tensor, t: Tensor | None = None) -> Tensor:
     ``t`` (``(T,)``, or batched like ``control`` to ``(..., T)``) defaults to 32 evenly spaced
     parameters in [0, 1].
 
-    Example:
+    Examples:
         >>> line = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
         >>> bezier(line, torch.tensor([0.0, 0.5, 1.0]))
         tensor([[0.0000, 0.0000],
@@ -292,7 +292,7 @@ def render(points: Tensor, width: Tensor) -> Tensor:
     nearest point; pixels at ``width + 0.5`` or farther are exactly 0. ``width`` is at most
     2.5, the reach of the 8x8 block of pixels drawn around each point.
 
-    Example:
+    Examples:
         >>> dot = render(torch.tensor([[[13.0, 13.0]]]), torch.tensor([1.5]))
         >>> dot[0, 0, 11:16, 11:16]
         tensor([[  0,   0,   0,   0,   0],

@@ -18,7 +18,7 @@ class TensorImages(Dataset):
     Items are ``(image, label)`` with the image a ``(C, H, W)`` uint8 tensor (after the
     optional ``transform``) and the label an ``int``.
 
-    Example:
+    Examples:
         >>> data = TensorImages(torch.zeros(5, 1, 28, 28, dtype=torch.uint8), torch.arange(5))
         >>> image, label = data[3]
         >>> image.shape, label

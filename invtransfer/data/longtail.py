@@ -58,7 +58,7 @@ def make_longtail(
             the paper's K49 recipe does); otherwise asking for more is an error.
         labels: explicit labels, if the dataset cannot tell them.
 
-    Example:
+    Examples:
         >>> from torch.utils.data import TensorDataset
         >>> base = TensorDataset(torch.arange(12.0))
         >>> base.targets = torch.arange(12) % 3

@@ -31,7 +31,7 @@ class NuisanceDataset(Dataset):
     Images come back as tensors (PIL images are converted to ``uint8``), in the dtype the
     base dataset gives.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch.utils.data import TensorDataset
         >>> from invtransfer.transforms import Rotation

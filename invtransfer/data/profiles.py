@@ -44,7 +44,7 @@ def longtail_counts(
     smallest class first: a backward, test-shift profile); ``permutation_seed`` shuffles which
     class gets which count, reproducibly.
 
-    Example:
+    Examples:
         >>> longtail_counts("exponential", 10, 5000, imbalance_ratio=100).tolist()
         [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
         >>> int(longtail_counts("zipf", 49, 4800, alpha=2, min_count=5).sum())
@@ -105,7 +105,7 @@ def summary(counts: Tensor, many: int = 100, few: int = 20) -> CountSummary:
     Shot groups follow the long-tail convention: *many* has more than ``many`` examples,
     *few* fewer than ``few``, *medium* the rest.
 
-    Example:
+    Examples:
         >>> s = summary(torch.tensor([500, 120, 60, 20, 19, 5]))
         >>> s.imbalance_ratio, (s.many, s.medium, s.few)
         (100.0, (2, 2, 2))

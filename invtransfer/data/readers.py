@@ -28,7 +28,7 @@ _IDX_TYPES: dict[int, np.dtype] = {
 def read_idx(path: str | Path) -> Tensor:
     """Read an IDX file (raw or ``.gz``) into a tensor of its stored shape.
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> header = bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3])
         >>> with tempfile.TemporaryDirectory() as folder:
@@ -62,7 +62,7 @@ def read_idx(path: str | Path) -> Tensor:
 def read_npz(path: str | Path, key: str = "arr_0") -> Tensor:
     """Read array ``key`` of a NumPy ``.npz`` file (Kuzushiji-49 stores ``arr_0``), no pickles.
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     path = os.path.join(folder, "labels.npz")
@@ -86,7 +86,7 @@ def read_npz(path: str | Path, key: str = "arr_0") -> Tensor:
 def find_file(root: str | Path, names: list[str]) -> Path:
     """The first of ``names`` (relative paths) that exists under ``root``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     _ = (Path(folder) / "b.gz").write_bytes(b"")

@@ -69,7 +69,7 @@ class LongTailSplits:
 def nuisance_family(variant: str | None) -> TransformFamily | None:
     """The paper's family for a variant: ``"rot"``, ``"bg"``, ``"dil"``, or ``None``.
 
-    Example:
+    Examples:
         >>> nuisance_family("rot")
         Rotation(degrees=(-180.0, 180.0), interpolation='bicubic', fill=0.0)
     """
@@ -118,7 +118,7 @@ def grayscale_lt(
             ``None`` makes class 0 the largest.
         seed: the seed of the split, the selection and the nuisances.
 
-    Example:
+    Examples:
         >>> images = torch.randint(0, 256, (400, 1, 8, 8), dtype=torch.uint8)
         >>> labels = torch.arange(400) % 4
         >>> splits = grayscale_lt(TensorImages(images, labels), TensorImages(images, labels),
@@ -241,7 +241,7 @@ def longtail_with_holdout(
     largest class that remains (ties keep class order, so on a balanced set class 0 is the
     largest), and ``max_count`` defaults to the size of the largest class.
 
-    Example:
+    Examples:
         >>> from torch.utils.data import TensorDataset
         >>> base = TensorDataset(torch.zeros(60, 1))
         >>> splits = longtail_with_holdout(base, base, imbalance_ratio=10, val_per_class=2,

@@ -1,7 +1,7 @@
 """Invariance metrics and curves for any model: per-class eKLD, consistency and feature
 distance against class size, and accuracy per class, balanced and by shot group.
 
-Example:
+Examples:
     >>> import torch
     >>> from invtransfer.metrics import consistency, ekld
     >>> clean = torch.tensor([[2.0, 0.0]])

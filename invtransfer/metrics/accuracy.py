@@ -37,7 +37,7 @@ def per_class_accuracy(
         targets: the true integer labels ``(N,)``, in ``[0, C)``.
         num_classes: ``C``; by default the logits' width, or one more than the largest label.
 
-    Example:
+    Examples:
         >>> predictions = torch.tensor([0, 0, 1, 2, 2])
         >>> per_class_accuracy(predictions, torch.tensor([0, 0, 1, 1, 1]), num_classes=3)
         tensor([1.0000, 0.3333,    nan], dtype=torch.float64)
@@ -52,7 +52,7 @@ def balanced_accuracy(
 
     NaN when there are no examples at all. Arguments as for `per_class_accuracy`.
 
-    Example:
+    Examples:
         >>> logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
         >>> balanced_accuracy(logits, torch.tensor([0, 0, 0, 0]))  # class 1 has no examples
         0.75
@@ -89,7 +89,7 @@ class ShotAccuracy:
     def to_dict(self) -> dict[str, float | int]:
         """The fields as a flat dict, ready for a logger or a JSON report.
 
-        Example:
+        Examples:
             >>> result = shot_accuracy(torch.tensor([0, 1]), torch.tensor([0, 1]), [200, 10])
             >>> result.to_dict()["few"], result.to_dict()["medium_classes"]
             (1.0, 0)
@@ -124,7 +124,7 @@ def shot_accuracy(
         many: the *many*-shot threshold.
         few: the *few*-shot threshold; ``0 < few <= many``.
 
-    Example:
+    Examples:
         >>> counts = torch.tensor([500, 50, 5])
         >>> predictions = torch.tensor([0, 0, 1, 0, 2, 1])
         >>> result = shot_accuracy(predictions, torch.tensor([0, 0, 1, 1, 2, 2]), counts)

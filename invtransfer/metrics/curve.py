@@ -183,7 +183,7 @@ def invariance_curve(
         progress: show a progress bar.
         features: the module whose output ``feature_distance`` compares.
 
-    Example:
+    Examples:
         >>> from torch.utils.data import TensorDataset
         >>> from invtransfer.transforms import Rotation
         >>> data = TensorDataset(torch.rand(20, 1, 8, 8), torch.arange(20) % 2)
@@ -243,7 +243,7 @@ def strength_curve(
     other fields at the family's identity. Returns columns ``value`` and the mean of each
     measure over all evaluated images.
 
-    Example:
+    Examples:
         >>> from torch.utils.data import TensorDataset
         >>> from invtransfer.transforms import Rotation
         >>> data = TensorDataset(torch.rand(8, 1, 8, 8), torch.arange(8) % 2)

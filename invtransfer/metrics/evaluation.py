@@ -55,7 +55,7 @@ def evaluation_set(
     """Up to ``per_class`` clean images of every class: a seeded choice from a Dataset (labels
     read without decoding), or the first ones a DataLoader yields.
 
-    Example:
+    Examples:
         >>> from torch.utils.data import TensorDataset
         >>> data = TensorDataset(torch.rand(10, 1, 4, 4), torch.arange(10) % 2)
         >>> data.targets = torch.arange(10) % 2

@@ -30,7 +30,7 @@ def divergence(clean_logits: Tensor, transformed_logits: Tensor, kind: str = "kl
     ``"kl"`` is ``KL(p(.|x) || p(.|T x))``, clean first, as the paper's eKLD; ``"symmetric_kl"``
     the mean of both directions; ``"js"`` the Jensen-Shannon divergence (bounded by log 2).
 
-    Example:
+    Examples:
         >>> same = torch.tensor([[2.0, 0.0, -1.0]])
         >>> divergence(same, same).tolist()
         [0.0]
@@ -53,7 +53,7 @@ def divergence(clean_logits: Tensor, transformed_logits: Tensor, kind: str = "kl
 def ekld(clean_logits: Tensor, transformed_logits: Tensor) -> Tensor:
     """``KL(p(.|x) || p(.|T x))`` per pair: the paper's invariance measure before averaging.
 
-    Example:
+    Examples:
         >>> clean = torch.tensor([[3.0, 0.0], [0.0, 0.0]])
         >>> ekld(clean, torch.zeros(2, 2))
         tensor([0.5023, 0.0000])
@@ -64,7 +64,7 @@ def ekld(clean_logits: Tensor, transformed_logits: Tensor) -> Tensor:
 def consistency(clean_logits: Tensor, transformed_logits: Tensor) -> Tensor:
     """Per pair, 1.0 where the top-1 prediction on ``T(x)`` is the one on ``x``, else 0.0.
 
-    Example:
+    Examples:
         >>> consistency(torch.tensor([[2.0, 1.0], [0.0, 1.0]]), torch.tensor([[5.0, 0.0]] * 2))
         tensor([1., 0.])
     """
@@ -79,7 +79,7 @@ def feature_distance(
     ``scale``: by default the mean distance between the clean features of different images
     (rows paired with a fixed cyclic shift), so 1 means "as far apart as unrelated images".
 
-    Example:
+    Examples:
         >>> features = torch.tensor([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]])
         >>> feature_distance(features, features).tolist()
         [0.0, 0.0, 0.0]
@@ -95,7 +95,7 @@ def feature_distance(
 def random_pair_distance(features: Tensor) -> Tensor:
     """The mean distance between different rows of ``features``, paired by a cyclic shift.
 
-    Example:
+    Examples:
         >>> random_pair_distance(torch.tensor([[0.0], [1.0], [3.0]])).item()
         2.0
     """

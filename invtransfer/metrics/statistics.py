@@ -13,7 +13,7 @@ __all__ = ["bootstrap_interval", "log_slope", "ranks", "spearman"]
 def ranks(values: Tensor) -> Tensor:
     """Ranks from 1, ties sharing their average rank (float64).
 
-    Example:
+    Examples:
         >>> ranks(torch.tensor([10.0, 30.0, 20.0, 30.0])).tolist()
         [1.0, 3.5, 2.0, 3.5]
     """
@@ -32,7 +32,7 @@ def ranks(values: Tensor) -> Tensor:
 def spearman(x: Tensor, y: Tensor) -> float:
     """Spearman's rank correlation of ``x`` and ``y`` (NaN when either is constant).
 
-    Example:
+    Examples:
         >>> round(spearman(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.9, 0.5, 0.1])), 6)
         -1.0
     """
@@ -42,7 +42,7 @@ def spearman(x: Tensor, y: Tensor) -> float:
 def log_slope(sizes: Tensor, values: Tensor) -> float:
     """The least-squares slope of ``values`` against ``log(sizes)``.
 
-    Example:
+    Examples:
         >>> sizes = torch.tensor([1.0, 10.0, 100.0])
         >>> round(log_slope(sizes, torch.log(sizes) * 2 + 1), 6)
         2.0
@@ -58,7 +58,7 @@ def bootstrap_interval(
 ) -> tuple[float, float]:
     """A percentile bootstrap interval for the mean of ``values`` (NaN for no values).
 
-    Example:
+    Examples:
         >>> low, high = bootstrap_interval(torch.arange(100.0), seed=0)
         >>> low < 49.5 < high
         True

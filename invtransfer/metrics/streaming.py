@@ -49,7 +49,7 @@ class InvarianceMeter(nn.Module):
         num_classes: the number of classes ``C``; logits are ``(N, C)``.
         divergence: one of ``invtransfer.metrics.measures.DIVERGENCES``.
 
-    Example:
+    Examples:
         >>> meter = InvarianceMeter(num_classes=3)
         >>> clean = torch.tensor([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0]])
         >>> targets = torch.tensor([0, 1, 1])
@@ -85,7 +85,7 @@ class InvarianceMeter(nn.Module):
         """Add a batch of pairs: logits ``(N, C)`` on clean and transformed images, and the
         clean images' classes ``(N,)``.
 
-        Example:
+        Examples:
             >>> meter = InvarianceMeter(2)
             >>> meter.update(torch.zeros(3, 2), torch.zeros(3, 2), torch.tensor([0, 1, 1]))
             >>> meter.compute()["count"].tolist()
@@ -113,7 +113,7 @@ class InvarianceMeter(nn.Module):
         when there are none) and the total ``overall_count``. ``sync=False`` skips the
         all-reduce and reports this rank's pairs only.
 
-        Example:
+        Examples:
             >>> meter = InvarianceMeter(2, divergence="js")
             >>> meter.update(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]]), [0])
             >>> meter.compute()["divergence"].tolist()
@@ -134,7 +134,7 @@ class InvarianceMeter(nn.Module):
     def reset(self) -> None:
         """Forget every pair.
 
-        Example:
+        Examples:
             >>> meter = InvarianceMeter(2)
             >>> meter.update(torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([1]))
             >>> meter.reset()

@@ -1,6 +1,6 @@
 """Small reference classifiers for the examples, tests and benchmarks.
 
-Example:
+Examples:
     >>> import torch
     >>> from invtransfer.models import small_cnn
     >>> small_cnn(num_classes=10)(torch.rand(2, 1, 28, 28)).shape

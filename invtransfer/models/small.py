@@ -15,7 +15,7 @@ def small_cnn(num_classes: int, in_channels: int = 1, image_size: int = 28) -> n
         in_channels: image channels (1 for MNIST-like data, 3 for RGB).
         image_size: the side of the square input, divisible by 4.
 
-    Example:
+    Examples:
         >>> import torch
         >>> model = small_cnn(num_classes=3, in_channels=3, image_size=32)
         >>> model(torch.rand(4, 3, 32, 32)).shape

@@ -34,7 +34,7 @@ def train_classifier(
         lr: Adam's learning rate, decayed to 0 by a cosine schedule.
         generator: the shuffling's only source of randomness.
 
-    Example:
+    Examples:
         >>> from invtransfer.models import small_cnn
         >>> model = small_cnn(num_classes=2)
         >>> images, labels = torch.rand(16, 1, 28, 28), torch.arange(16) % 2

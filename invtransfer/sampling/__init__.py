@@ -1,7 +1,7 @@
 """Resampling and reweighting for long-tailed data: samplers (single process and DDP),
 schedules, class weights, and label resolution.
 
-Example:
+Examples:
     >>> from invtransfer.sampling import Deferred, class_weights
     >>> weights = class_weights([500, 50, 5], method="inverse_sqrt")
     >>> bool(weights[2] > weights[1] > weights[0]), round(float(weights.sum()), 4)

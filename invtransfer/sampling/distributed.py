@@ -21,7 +21,7 @@ __all__ = ["Shard", "resolve_replicas"]
 def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
     """``(num_replicas, rank)``, defaulting to the initialised process group, else ``(1, 0)``.
 
-    Example:
+    Examples:
         >>> resolve_replicas(None, None)  # no process group here
         (1, 0)
         >>> resolve_replicas(4, 3)
@@ -45,7 +45,7 @@ def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, i
 class Shard:
     """One rank's share of a global stream of ``length`` positions.
 
-    Example:
+    Examples:
         >>> shard = Shard(length=10, num_replicas=4, rank=1, drop_last=False)
         >>> shard.num_samples, shard.positions(0, shard.num_samples).tolist()
         (3, [1, 5, 9])
@@ -69,7 +69,7 @@ class Shard:
         """Ranges ``(first, stop)`` of this rank's steps from ``start`` on, each covering the
         global positions of one block of ``size`` positions of the stream.
 
-        Example:
+        Examples:
             >>> list(Shard(10, 2, 1, drop_last=False).blocks(0, 4))
             [(0, 2), (2, 4), (4, 5)]
         """

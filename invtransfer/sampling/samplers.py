@@ -143,7 +143,7 @@ class ClassBalancedSampler(_ShardedSampler):
             re-sampling ``Deferred(160, before=1.0, after=0.0)``.
         drop_last: cut the stream to a multiple of ``num_replicas`` instead of padding it.
 
-    Example:
+    Examples:
         >>> labels = [0] * 90 + [1] * 9 + [2] * 1
         >>> sampler = ClassBalancedSampler(labels, power=0.0, seed=0)
         >>> drawn = torch.tensor(labels)[list(sampler)]
@@ -219,7 +219,7 @@ class RepeatFactorSampler(_ShardedSampler):
             as a list of label lists or an ``(N, C)`` boolean matrix.
         threshold: the frequency below which classes are repeated.
 
-    Example:
+    Examples:
         >>> sampler = RepeatFactorSampler([0] * 98 + [1] * 2, threshold=0.5, seed=0)
         >>> sampler.repeat_factors[[0, 98]].tolist()  # sqrt(0.5 / 0.98), sqrt(0.5 / 0.02)
         [1.0, 5.0]
@@ -281,7 +281,7 @@ class BalancedBatchSampler(_ShardedSampler):
     the class has at least K (else cycling through a shuffled class). Ranks take distinct
     batches of the same global batch stream.
 
-    Example:
+    Examples:
         >>> sampler = BalancedBatchSampler([0] * 50 + [1] * 5 + [2] * 2, 2, 3, seed=0)
         >>> batch = next(iter(sampler))
         >>> len(batch), len(sampler)
@@ -349,7 +349,7 @@ def _alias_table(probabilities: Tensor) -> tuple[Tensor, Tensor]:
     probability ``keep[i]``, else take ``alias[i]``; class ``c`` comes out with probability
     ``probabilities[c]``, in O(1) per draw.
 
-    Example:
+    Examples:
         >>> keep, alias = _alias_table(torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64))
         >>> keep.tolist(), alias.tolist()
         ([1.0, 0.75, 0.75], [0, 0, 0])

@@ -25,7 +25,7 @@ class Schedule:
 class Constant(Schedule):
     """The same value at every epoch.
 
-    Example:
+    Examples:
         >>> Constant(0.5)(10)
         0.5
     """
@@ -42,7 +42,7 @@ class Deferred(Schedule):
     """``before`` until ``start_epoch``, then ``after``: deferred re-sampling (DRS) and
     re-weighting (DRW) switch this way at the first learning-rate step.
 
-    Example:
+    Examples:
         >>> drs = Deferred(160, before=1.0, after=0.0)  # instance-balanced, then class-balanced
         >>> drs(159), drs(160)
         (1.0, 0.0)
@@ -81,7 +81,7 @@ class _Ramp(Schedule):
 class Linear(_Ramp):
     """A straight line from ``start`` to ``end`` (a progressive re-balancing, for example).
 
-    Example:
+    Examples:
         >>> power = Linear(0, 10, start=1.0, end=0.0)
         >>> power(0), power(5), power(20)
         (1.0, 0.5, 0.0)
@@ -94,7 +94,7 @@ class Linear(_Ramp):
 class Cosine(_Ramp):
     """Half a cosine from ``start`` to ``end``: slow at both ends.
 
-    Example:
+    Examples:
         >>> round(Cosine(0, 10, start=1.0, end=0.0)(5), 6)
         0.5
     """

@@ -35,7 +35,7 @@ def class_weights(
     ``"mean_sample"`` so that the average weight over the training examples is 1 (the loss
     keeps its scale), ``None`` leaves them raw.
 
-    Example:
+    Examples:
         >>> class_weights([100, 10, 1], method="inverse").tolist()
         [0.0270270..., 0.270270..., 2.702702...]
     """

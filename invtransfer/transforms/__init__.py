@@ -5,7 +5,7 @@ stroke width, lighting, ...). ``family.sample(n, generator)`` draws replayable
 `Params`, ``family.apply(x, params)`` applies them to a batch in one call, and
 ``family(x)`` does both, as an ``nn.Module``.
 
-Example:
+Examples:
     >>> import torch
     >>> from invtransfer.transforms import Compose, Morphology, Rotation
     >>> family = Compose([Rotation(degrees=180), Morphology()])

@@ -23,7 +23,7 @@ def as_range(
     A single number ``v`` means ``(around - v, around + v)`` when ``around`` is given (as
     torchvision reads ``degrees=30``), and is an error otherwise.
 
-    Example:
+    Examples:
         >>> as_range("degrees", 30, around=0.0)
         (-30.0, 30.0)
         >>> as_range("factor", (0.5, 1.5), (0.0, math.inf))

@@ -29,7 +29,7 @@ class TorchvisionFamily(TransformFamily):
     as it was. Seed ``-1`` leaves an image unchanged (the identity). The replay is a Python
     loop over images: prefer the native families on hot paths.
 
-    Example:
+    Examples:
         >>> from torchvision.transforms import v2
         >>> family = from_torchvision(v2.RandomRotation(30))
         >>> x = torch.rand(4, 1, 16, 16)
@@ -81,7 +81,7 @@ class FamilyTransform(v2.Transform):
     a photometric family; a geometric family refuses them. Each call seeds a fresh generator
     from the operating system, so DataLoader workers never repeat each other's draws.
 
-    Example:
+    Examples:
         >>> from torchvision.transforms import v2
         >>> from invtransfer.transforms import Rotation
         >>> pipeline = v2.Compose([v2.ToImage(), to_torchvision(Rotation(degrees=15))])

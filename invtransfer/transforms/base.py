@@ -42,7 +42,7 @@ class TransformFamily(nn.Module):
     policy (``uint8`` in, ``uint8`` out; float in [0, 1] in, the same float dtype out), single
     images ``(C, H, W)``, local generators, and device placement.
 
-    Example:
+    Examples:
         >>> from invtransfer.transforms import Rotation
         >>> family = Rotation(degrees=30)
         >>> x = torch.rand(4, 1, 28, 28)
@@ -114,7 +114,7 @@ class TransformFamily(nn.Module):
     def views(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Views:
         """``k`` independently transformed copies of every image in ``x``.
 
-        Example:
+        Examples:
             >>> from invtransfer.transforms import Brightness
             >>> out = Brightness().views(torch.rand(2, 3, 8, 8), k=3)
             >>> out.images.shape, out.source.tolist()

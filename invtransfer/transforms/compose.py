@@ -63,7 +63,7 @@ class _Composite(TransformFamily):
 class Compose(_Composite):
     """Apply several families one after the other, each with its own per-image parameters.
 
-    Example:
+    Examples:
         >>> from invtransfer.transforms import BackgroundIntensity, Rotation
         >>> family = Compose([Rotation(degrees=45), BackgroundIntensity()])
         >>> params = family.sample(4, generator=torch.Generator().manual_seed(0))
@@ -92,7 +92,7 @@ class RandomChoice(_Composite):
         families: the candidates.
         p: relative weights of the candidates; uniform by default.
 
-    Example:
+    Examples:
         >>> from invtransfer.transforms import Brightness, Rotation
         >>> family = RandomChoice([Rotation(degrees=30), Brightness()], p=[0.25, 0.75])
         >>> params = family.sample(6, generator=torch.Generator().manual_seed(0))
@@ -141,7 +141,7 @@ class RandomChoice(_Composite):
 class RandomApply(TransformFamily):
     """Apply ``family`` to each image with probability ``p``, leave it unchanged otherwise.
 
-    Example:
+    Examples:
         >>> from invtransfer.transforms import Rotation
         >>> family = RandomApply(Rotation(degrees=90), p=0.5)
         >>> params = family.sample(4, generator=torch.Generator().manual_seed(0))

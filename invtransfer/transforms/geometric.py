@@ -62,7 +62,7 @@ class Rotation(_Warp):
         interpolation: ``"bilinear"``, ``"bicubic"`` (the paper's K49-ROT) or ``"nearest"``.
         fill: the value, in [0, 1], of pixels rotated in from outside the image.
 
-    Example:
+    Examples:
         >>> family = Rotation(degrees=(-180, 180), interpolation="bicubic")
         >>> params = family.sample(8, generator=torch.Generator().manual_seed(0))
         >>> params.angle.shape
@@ -111,7 +111,7 @@ class Affine(_Warp):
         interpolation: ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
         fill: the value, in [0, 1], of pixels moved in from outside the image.
 
-    Example:
+    Examples:
         >>> family = Affine(degrees=10, translate=0.1, scale=(0.9, 1.1), shear=5)
         >>> x = torch.rand(4, 3, 32, 32)
         >>> family(x, generator=torch.Generator().manual_seed(0)).shape
@@ -167,7 +167,7 @@ class Affine(_Warp):
 class HorizontalFlip(TransformFamily):
     """Mirror each image left to right with probability ``p``.
 
-    Example:
+    Examples:
         >>> family = HorizontalFlip(p=0.5)
         >>> x = torch.rand(1, 3, 8, 8)
         >>> torch.equal(family.apply(x, Params(flip=torch.tensor([True]))), x.flip(-1))

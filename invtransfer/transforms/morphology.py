@@ -42,7 +42,7 @@ class Morphology(TransformFamily):
         dilate_sizes: kernel sizes a dilation draws from, uniformly.
         erode_sizes: kernel sizes an erosion draws from, uniformly.
 
-    Example:
+    Examples:
         >>> family = Morphology()
         >>> x = torch.zeros(2, 1, 7, 7)
         >>> x[:, :, 3, 3] = 1.0
@@ -92,7 +92,7 @@ def dilate_or_erode(x: Tensor, size: Tensor, dilate: Tensor) -> Tensor:
         size: ``(N,)`` integer kernel widths, each at least 1.
         dilate: ``(N,)`` booleans: dilate (maximum) where true, erode (minimum) where false.
 
-    Example:
+    Examples:
         >>> x = torch.zeros(1, 1, 5, 5)
         >>> x[0, 0, 2, 2] = 1.0
         >>> dilate_or_erode(x, torch.tensor([2]), torch.tensor([True]))[0, 0, 1:4, 1:4]

@@ -22,7 +22,7 @@ class Params:
     A ``Params`` is indexed like a batch, moves between devices, concatenates, and flattens to
     a ``dict`` of tensors (for ``safetensors`` or ``torch.save``) and back.
 
-    Example:
+    Examples:
         >>> p = Params(angle=torch.tensor([10.0, -30.0, 90.0]))
         >>> len(p), p.angle.tolist()
         (3, [10.0, -30.0, 90.0])

@@ -61,7 +61,7 @@ class BackgroundIntensity(_ScalarFamily):
         tolerance: how far from ``background`` a pixel may be and still count as background;
             the default, half a ``uint8`` step, selects exactly-background ``uint8`` pixels.
 
-    Example:
+    Examples:
         >>> family = BackgroundIntensity()
         >>> x = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
         >>> x[:, :, 1:3, 1:3] = 255
@@ -95,7 +95,7 @@ class BackgroundIntensity(_ScalarFamily):
 class Brightness(_ScalarFamily):
     """Multiply each image by a random factor (torchvision's brightness), clamped to [0, 1].
 
-    Example:
+    Examples:
         >>> y = Brightness((0.5, 1.5))(torch.rand(4, 3, 8, 8))
         >>> y.shape
         torch.Size([4, 3, 8, 8])
@@ -115,7 +115,7 @@ class Contrast(_ScalarFamily):
 
     ``factor`` 0 gives a flat grey image, 1 the image itself, above 1 more contrast.
 
-    Example:
+    Examples:
         >>> x = torch.rand(2, 3, 8, 8)
         >>> flat = Contrast().apply(x, Params(factor=torch.zeros(2)))
         >>> bool((flat.amax(dim=(1, 2, 3)) - flat.amin(dim=(1, 2, 3)) < 1e-6).all())
@@ -135,7 +135,7 @@ class Contrast(_ScalarFamily):
 class Gamma(_ScalarFamily):
     """Raise each image to a random power ``gamma`` (below 1 brightens dark regions).
 
-    Example:
+    Examples:
         >>> x = torch.full((1, 1, 2, 2), 0.25)
         >>> Gamma().apply(x, Params(gamma=torch.tensor([0.5]))).flatten().tolist()
         [0.5, 0.5, 0.5, 0.5]
@@ -155,7 +155,7 @@ class Saturation(_ScalarFamily):
 
     ``factor`` 0 gives greyscale, 1 the image itself, above 1 stronger colours.
 
-    Example:
+    Examples:
         >>> grey = Saturation().apply(torch.rand(2, 3, 8, 8), Params(factor=torch.zeros(2)))
         >>> torch.allclose(grey[:, 0], grey[:, 2])
         True
@@ -182,7 +182,7 @@ class GaussianBlur(_ScalarFamily):
         kernel_size: odd kernel width; by default ``2 * ceil(3 * max sigma) + 1``, capped so
             that the reflection padding fits the image.
 
-    Example:
+    Examples:
         >>> x = torch.rand(4, 1, 28, 28)
         >>> GaussianBlur((0.5, 1.5))(x).shape
         torch.Size([4, 1, 28, 28])
