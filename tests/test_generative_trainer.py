@@ -99,7 +99,10 @@ def test_every_configuration_the_error_suggests_builds_and_runs():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"n_downsample": 3}, r"n_downsample=3: image_size 28 must be a multiple of .* \[0, 1, 2\]"),
+        (
+            {"n_downsample": 3},
+            r"n_downsample=3: image_size 28 must be a multiple of .* \[0, 1, 2\]",
+        ),
         ({"style_downsample": 5}, r"style_downsample=5.*use at most 4"),
         ({"dim": 0}, r"dim: expected an int >= 1, received 0"),
         ({"gan_loss": "wgan"}, r"gan_loss: expected one of \('lsgan', 'hinge'\)"),
@@ -130,7 +133,10 @@ def test_seeded_initialisation_is_reproducible_and_leaves_the_global_rng_alone()
     before = torch.get_rng_state()
     a, b = MUNITGenerator(TINY, seed=3), MUNITGenerator(TINY, seed=3)
     assert torch.equal(torch.get_rng_state(), before)
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(
+        torch.equal(p, q)
+        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
     c = MUNITGenerator(TINY, seed=4)
     assert not torch.equal(a.decoder.mlp[0].weight, c.decoder.mlp[0].weight)
 
@@ -164,7 +170,9 @@ def test_resuming_from_a_checkpoint_matches_the_uninterrupted_run(tmp_path):
 
 def test_a_user_dataloader_is_used_as_given(tmp_path):
     data = TensorDataset(torch.rand(12, 1, 28, 28))
-    loader = DataLoader(data, batch_size=3, shuffle=True, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        data, batch_size=3, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     trainer = MUNITTrainer(TINY, tmp_path, device="cpu")
     losses = trainer.fit(loader, 5, progress=False)
     assert trainer.iteration == 5 and trainer.data_position == {"epoch": 1, "batch": 1}
@@ -173,10 +181,10 @@ def test_a_user_dataloader_is_used_as_given(tmp_path):
 
 def test_resuming_with_other_settings_is_refused(tmp_path):
     trained(tmp_path, 2)
-    with pytest.raises(ValueError, match="cannot resume exactly.*batch_size: checkpoint 4, now 2"):
+    with pytest.raises(ValueError, match=r"cannot resume exactly.*batch_size: checkpoint 4, now 2"):
         MUNITTrainer(TINY, tmp_path, device="cpu").fit(glyphs(), 4, batch_size=2, progress=False)
     other = MUNITTrainer(preset("tiny", image_size=28, channels=1, dim=4), tmp_path, device="cpu")
-    with pytest.raises(ValueError, match="cannot resume exactly.*config"):
+    with pytest.raises(ValueError, match=r"cannot resume exactly.*config"):
         other.fit(glyphs(), 4, batch_size=4, progress=False)
 
 
@@ -185,7 +193,9 @@ def test_a_non_finite_loss_stops_before_the_update_and_keeps_the_last_checkpoint
     discriminator = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
     with torch.no_grad():
         trainer.generator.decoder.mlp[0].weight.fill_(float("nan"))
-    with pytest.raises(NonFiniteLossError, match=r"iteration 2: the discriminator loss .*iter-0000002"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"iteration 2: the discriminator loss .*iter-0000002"
+    ):
         trainer.fit(glyphs(), 4, batch_size=4, progress=False, resume=False)
     assert trainer.iteration == 2
     assert_same_weights(dict(trainer.discriminator.state_dict()), discriminator)
@@ -194,7 +204,9 @@ def test_a_non_finite_loss_stops_before_the_update_and_keeps_the_last_checkpoint
 
 def test_images_of_the_wrong_kind_are_refused_naming_the_iteration(tmp_path):
     trainer = MUNITTrainer(TINY, tmp_path, device="cpu")
-    with pytest.raises(ValueError, match=r"images at iteration 0: the generator was built for .*\(1, 28, 28\)"):
+    with pytest.raises(
+        ValueError, match=r"images at iteration 0: the generator was built for .*\(1, 28, 28\)"
+    ):
         trainer.step(torch.rand(2, 3, 28, 28))
     with pytest.raises(ValueError, match="images at iteration 0: expected float values in"):
         trainer.step(torch.rand(2, 1, 28, 28) * 255)
@@ -217,7 +229,7 @@ def test_damaged_checkpoints_are_refused_without_unpickling(tmp_path, damage):
     else:
         target.unlink()
     error = FileNotFoundError if damage == "missing" else ValueError
-    with pytest.raises(error, match="generator.safetensors"):
+    with pytest.raises(error, match=r"generator\.safetensors"):
         MUNITTrainer(TINY, tmp_path, device="cpu").fit(glyphs(), 4, batch_size=4, progress=False)
     assert not marker.exists()
 
@@ -227,9 +239,11 @@ def test_a_checkpoint_folder_holding_only_a_pickle_is_refused(tmp_path):
     folder.mkdir(parents=True)
     marker = tmp_path / "pwned"
     torch.save({"payload": _Exploit(marker)}, folder / "checkpoint.pt")
-    with pytest.raises(FileNotFoundError, match=r"expected training.json, found \['checkpoint.pt'\]"):
+    with pytest.raises(
+        FileNotFoundError, match=r"expected training.json, found \['checkpoint.pt'\]"
+    ):
         MUNITTrainer(TINY, tmp_path, device="cpu").fit(glyphs(), 8, batch_size=4, progress=False)
-    with pytest.raises(FileNotFoundError, match="expected config.json"):
+    with pytest.raises(FileNotFoundError, match=r"expected config\.json"):
         load_generator(folder)
     assert not marker.exists()
 
@@ -266,7 +280,9 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     subprocess.run(command(tmp_path / "straight"), check=True, cwd=ROOT)
     victim = subprocess.Popen(command(tmp_path / "killed"), cwd=ROOT)
     deadline = time.monotonic() + 120
-    while (latest := latest_checkpoint(tmp_path / "killed")) is None or latest.name < "iter-0000010":
+    while (
+        latest := latest_checkpoint(tmp_path / "killed")
+    ) is None or latest.name < "iter-0000010":
         assert victim.poll() is None and time.monotonic() < deadline, "no checkpoint in time"
         time.sleep(0.01)
     victim.send_signal(signal.SIGKILL)

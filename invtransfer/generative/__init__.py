@@ -4,7 +4,7 @@ Train a single-domain MUNIT on the whole long-tailed training set with `MUNITTra
 drop `GenerativeAugment` into the classifier's training step or DataLoader: it replaces part
 of each batch with translations under random style codes, keeping the labels.
 
-Example:
+Examples:
     >>> import torch
     >>> from invtransfer.generative import GenerativeAugment, MUNITGenerator, preset
     >>> generator = MUNITGenerator(preset("tiny", image_size=28, channels=1), seed=0)

@@ -56,7 +56,7 @@ class GenerativeAugment(TransformFamily):
     As a `TransformFamily` (``augment(x)``, ``sample``, ``apply``, ``views``) it translates
     every image, so invariance can be measured against the learned nuisance.
 
-    Example:
+    Examples:
         >>> from invtransfer.generative import MUNITGenerator, preset
         >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
         >>> augment = GenerativeAugment(generator, fraction=0.5, seed=0)
@@ -114,6 +114,7 @@ class GenerativeAugment(TransformFamily):
         self,
         x: Tensor,
         y: Tensor | None = None,
+        *,
         index: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Any:
@@ -165,7 +166,7 @@ class GenerativeAugment(TransformFamily):
                 "items: expected (image, label) or (image, label, index) pairs, received "
                 f"items of {type(items[0]).__name__}"
             )
-        images, labels, mask = self(*columns)
+        images, labels, mask = self(*columns[:2], index=columns[2] if len(columns) == 3 else None)
         return images, labels, mask
 
     def build_bank(
@@ -204,7 +205,7 @@ class GenerativeAugment(TransformFamily):
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> GenerativeAugment:
         """The augment `save` wrote (never unpickling anything).
 
-        Example:
+        Examples:
             >>> import tempfile
             >>> from invtransfer.generative import MUNITGenerator, preset
             >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
@@ -244,9 +245,9 @@ class GenerativeAugment(TransformFamily):
 
     def _translate_on_device(self, x: Tensor, styles: Tensor) -> Tensor:
         """Translate float images in [0, 1] under ``styles``, returned where ``x`` was."""
-        device = next(self.generator.parameters()).device
+        weight = next(self.generator.parameters())
         with torch.no_grad():
-            out = self.generator(x.to(device) * 2 - 1, styles.to(device))
+            out = self.generator(x.to(weight) * 2 - 1, styles.to(weight))
         return out.add_(1).div_(2).to(x.device, x.dtype)
 
     @staticmethod
@@ -262,8 +263,18 @@ class GenerativeAugment(TransformFamily):
                 "index: in bank mode every call needs the dataset indices of its images "
                 "(items (image, label, index) for collate), received None"
             )
+        if (
+            not isinstance(index, Tensor)
+            or index.dtype.is_floating_point
+            or index.shape != rows.shape
+        ):
+            raise ValueError(
+                f"index: expected {len(rows)} integer dataset indices, shape ({len(rows)},), "
+                f"received {getattr(index, 'dtype', type(index).__name__)} of shape "
+                f"{tuple(getattr(index, 'shape', ()))}"
+            )
         out = x.clone()
-        chosen = torch.as_tensor(index).cpu()[rows]
+        chosen = index.cpu()[rows]
         out[rows.to(x.device)] = bank.draw(chosen, generator).to(x.device, x.dtype)
         return out
 

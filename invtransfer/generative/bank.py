@@ -29,7 +29,7 @@ _BANK_STREAM = 1
 class TranslationBank:
     """``k`` stored translations per image: ``images[i, j]`` is translation ``j`` of image ``i``.
 
-    Example:
+    Examples:
         >>> flip = lambda x, styles: x.flip(-1)  # any (images, styles) -> images in [0, 1]
         >>> bank = TranslationBank.build(flip, torch.rand(5, 1, 4, 4), k=3, style_dim=2)
         >>> bank.images.shape, bank.images.dtype, bank.nbytes

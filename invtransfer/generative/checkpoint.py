@@ -39,9 +39,10 @@ def write_folder(
     documents: Mapping[str, Any],
 ) -> Path:
     """Write ``NAME.safetensors`` for each of ``tensors`` and ``NAME.json`` for each of
-    ``documents`` into the folder ``target``, atomically (replacing any old folder).
+    ``documents`` into the folder ``target``, atomically. An old folder of such files is
+    replaced whole; a folder holding anything else is refused, not deleted.
 
-    Example:
+    Examples:
         >>> import tempfile, torch
         >>> folder = Path(tempfile.mkdtemp()) / "ckpt"
         >>> _ = write_folder(folder, {"weights": {"w": torch.ones(2)}}, {"meta": {"step": 3}})
@@ -122,7 +123,7 @@ def load_module(module: nn.Module, folder: str | Path, name: str) -> None:
 def optimizer_to_files(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Split an optimizer's (or scheduler's) ``state_dict`` into tensors and JSON.
 
-    Example:
+    Examples:
         >>> import torch
         >>> model = nn.Linear(2, 1)
         >>> adam = torch.optim.Adam(model.parameters())
@@ -182,6 +183,12 @@ def _existing(folder: str | Path, filename: str) -> Path:
 def _swap_into_place(staging: Path, target: Path) -> None:
     _fsync(staging)
     if target.exists():
+        foreign = [p.name for p in target.iterdir() if p.suffix not in (".json", ".safetensors")]
+        if not target.is_dir() or foreign:
+            raise ValueError(
+                f"{target}: expected a new folder or one written before (only .json and "
+                f".safetensors files), found {foreign or 'a file'}; refusing to replace it"
+            )
         retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         os.replace(target, retired / target.name)
         os.replace(staging, target)

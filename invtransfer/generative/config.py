@@ -36,7 +36,7 @@ class MUNITConfig:
         disc_scales: independent discriminators, each on a 2x smaller copy of the input.
         gan_loss: ``"lsgan"`` (least squares, the reference) or ``"hinge"``.
 
-    Example:
+    Examples:
         >>> MUNITConfig(image_size=28, channels=1, disc_layers=3, disc_scales=2).image_size
         28
         >>> MUNITConfig(image_size=28, channels=1, disc_layers=4, disc_scales=3)
@@ -145,7 +145,7 @@ class LossWeights:
         cycle: L1 between a real image and the decoding of its translation's content with
             its own style (0; MUNIT uses 10 when pixel alignment matters).
 
-    Example:
+    Examples:
         >>> LossWeights(cycle=10).to_dict()["cycle"]
         10.0
     """
@@ -191,7 +191,7 @@ def preset(name: str, **overrides: Any) -> MUNITConfig:
 
     ``tiny`` has no image size of its own: pass ``image_size`` and ``channels``.
 
-    Example:
+    Examples:
         >>> preset("28x28x1").dim
         32
         >>> preset("tiny", image_size=16, channels=3).content_size

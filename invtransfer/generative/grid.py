@@ -21,7 +21,7 @@ def translation_grid(
 
     Returns a float ``(C, H', W')`` grid in [0, 1], ready for ``torchvision.utils.save_image``.
 
-    Example:
+    Examples:
         >>> from invtransfer.generative import MUNITGenerator, preset
         >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
         >>> translation_grid(generator, torch.rand(3, 1, 8, 8), styles=4).shape

@@ -122,7 +122,7 @@ class MUNITGenerator(nn.Module):
     ``seed`` makes the initial weights a function of the seed alone (Kaiming normal), without
     touching the global RNG; ``None`` initialises from the global RNG, like any module.
 
-    Example:
+    Examples:
         >>> from invtransfer.generative import preset
         >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1))
         >>> x = torch.rand(2, 1, 8, 8) * 2 - 1
@@ -160,11 +160,12 @@ class MUNITGenerator(nn.Module):
 class MUNITDiscriminator(nn.Module):
     """A multi-scale PatchGAN: independent nets on the input and 2x smaller copies of it.
 
-    Example:
+    Examples:
         >>> from invtransfer.generative import MUNITConfig
         >>> config = MUNITConfig(image_size=28, channels=1, disc_layers=3, disc_scales=2)
-        >>> [out.shape[-1] for out in MUNITDiscriminator(config)(torch.rand(2, 1, 28, 28))]
-        [3, 1]
+        >>> outputs = MUNITDiscriminator(config)(torch.rand(2, 1, 28, 28))
+        >>> tuple(out.shape[-1] for out in outputs)  # patch maps: one per scale
+        (3, 1)
     """
 
     def __init__(self, config: MUNITConfig, seed: int | None = None) -> None:

@@ -17,7 +17,7 @@ def discriminator_loss(real: list[Tensor], fake: list[Tensor], kind: str = "lsga
     """The discriminator's loss, summed over scales: real patches toward 1, fakes toward 0
     (LSGAN), or the hinge loss with margins at +-1.
 
-    Example:
+    Examples:
         >>> import torch
         >>> discriminator_loss([torch.ones(2, 1, 3, 3)], [torch.zeros(2, 1, 3, 3)]).item()
         0.0
@@ -35,7 +35,7 @@ def generator_adversarial_loss(fake: list[Tensor], kind: str = "lsgan") -> Tenso
     """The generator's adversarial loss, summed over scales: fakes toward 1 (LSGAN), or the
     negated mean score (hinge).
 
-    Example:
+    Examples:
         >>> import torch
         >>> generator_adversarial_loss([torch.ones(2, 1, 3, 3)]).item()
         0.0

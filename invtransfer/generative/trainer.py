@@ -70,14 +70,15 @@ class MUNITTrainer:
         out_dir: where checkpoints (``checkpoints/iter-NNNNNNN/``) and sample grids
             (``samples/iter-NNNNNNN.png``) go.
         weights: the generator's loss weights.
-        lr, betas, weight_decay: Adam's settings for both networks (MUNIT's: 1e-4,
-            (0.5, 0.999), 1e-4).
-        lr_step, lr_gamma: multiply both learning rates by ``lr_gamma`` every ``lr_step``
-            iterations (MUNIT halves them every 100k).
+        lr: Adam's learning rate for both networks (MUNIT's 1e-4).
+        betas: Adam's betas (MUNIT's (0.5, 0.999)).
+        weight_decay: Adam's weight decay (MUNIT's 1e-4).
+        lr_step: multiply both learning rates by ``lr_gamma`` every ``lr_step`` iterations.
+        lr_gamma: the factor (MUNIT halves the rates every 100k iterations).
         seed: the weights' initialisation, the batches and every style code follow from it.
         device: where to train; defaults to CUDA when available.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from invtransfer.data import Glyphs
         >>> from invtransfer.generative import preset
@@ -303,11 +304,12 @@ class MUNITTrainer:
     def _update(self, name: str, loss: Tensor, parts: dict[str, Tensor]) -> None:
         if not all(bool(torch.isfinite(part)) for part in parts.values()):
             latest = latest_checkpoint(self.out_dir)
+            values = {key: float(value.detach()) for key, value in parts.items()}
             raise NonFiniteLossError(
-                f"iteration {self.iteration}: the {name} loss is not finite "
-                f"({ {key: float(value.detach()) for key, value in parts.items()} }); stopped before "
-                f"updating the weights. The last good checkpoint is {latest or 'none yet'}. "
-                f"Blank or constant images and a high learning rate are the usual causes."
+                f"iteration {self.iteration}: the {name} loss is not finite ({values}); "
+                f"stopped before updating the weights. The last good checkpoint is "
+                f"{latest or 'none yet'}. Blank or constant images and a high learning rate "
+                f"are the usual causes."
             )
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
@@ -380,7 +382,7 @@ class MUNITTrainer:
 def latest_checkpoint(out_dir: str | Path) -> Path | None:
     """The newest complete ``checkpoints/iter-NNNNNNN`` folder under ``out_dir``, if any.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> latest_checkpoint(tempfile.mkdtemp()) is None
         True
@@ -397,7 +399,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNI
     ``generator.safetensors`` (a checkpoint, a saved augment), or a trainer's ``out_dir``
     (its latest checkpoint). Nothing is unpickled.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from invtransfer.generative import MUNITGenerator, preset
         >>> from invtransfer.generative.checkpoint import write_folder
