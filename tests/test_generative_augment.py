@@ -100,6 +100,16 @@ def test_rgb_batches_work():
     assert torch.equal(out[~mask], x[~mask])
 
 
+def test_the_augment_freezes_a_copy_and_leaves_the_callers_generator_trainable():
+    generator = make_generator()
+    augment = GenerativeAugment(generator)
+    assert all(p.requires_grad for p in generator.parameters())
+    assert not any(p.requires_grad for p in augment.parameters())
+    with torch.no_grad():
+        generator.decoder.mlp[0].weight.add_(1)  # training the original moves only the original
+    assert not torch.equal(generator.decoder.mlp[0].weight, augment.generator.decoder.mlp[0].weight)
+
+
 def test_labels_come_back_unchanged_with_their_dtype():
     augment = make_augment(fraction=1.0)
     x, _ = batch(3)

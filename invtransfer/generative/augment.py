@@ -7,6 +7,7 @@ keeping their labels, so that the small classes see the variation the large ones
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class GenerativeAugment(TransformFamily):
     """Translate a share of every batch with a frozen MUNIT generator; labels are kept.
 
     Args:
-        generator: a trained `MUNITGenerator` (frozen here: ``no_grad``, no gradients).
+        generator: a trained `MUNITGenerator`; the augment keeps a frozen copy of it.
         fraction: the share of each batch proposed for translation (the paper's 0.5).
         class_counts: training images per class; needed by ``size_threshold``.
         size_threshold: gate the proposals by class size (see ``gate``); ``None`` lets every
@@ -89,7 +90,8 @@ class GenerativeAugment(TransformFamily):
             raise ValueError(f"fraction: expected a number in [0, 1], received {fraction!r}")
         _check_int("start_epoch", start_epoch)
         _check_int("seed", seed)
-        self.generator = generator.eval().requires_grad_(False)
+        # a frozen copy: the caller's generator (say, a trainer's) stays trainable
+        self.generator = copy.deepcopy(generator).eval().requires_grad_(False)
         self.config = generator.config
         self.channels = (self.config.channels,)
         self.fraction, self.start_epoch, self.seed = float(fraction), start_epoch, seed
@@ -166,8 +168,7 @@ class GenerativeAugment(TransformFamily):
                 "items: expected (image, label) or (image, label, index) pairs, received "
                 f"items of {type(items[0]).__name__}"
             )
-        images, labels, mask = self(*columns[:2], index=columns[2] if len(columns) == 3 else None)
-        return images, labels, mask
+        return self(*columns[:2], index=columns[2] if len(columns) == 3 else None)
 
     def build_bank(
         self,
