@@ -161,8 +161,11 @@ class MUNITTrainer:
             resume: continue from the latest checkpoint in ``out_dir``, if any.
             progress: show a progress bar with the losses.
         """
-        _check_positive(iterations=iterations, checkpoint_every=checkpoint_every, keep=keep)
-        sample_every = sample_every or checkpoint_every
+        sample_every = checkpoint_every if sample_every is None else sample_every
+        _check_positive(
+            iterations=iterations, checkpoint_every=checkpoint_every, sample_every=sample_every,
+            keep=keep,
+        )  # fmt: skip
         if isinstance(data, DataLoader):
             loader, order = data, None
         else:
