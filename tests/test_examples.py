@@ -56,3 +56,8 @@ def test_samplers_benchmark_smoke_run():
 def test_metrics_benchmark_smoke_run():
     result = run_script("benchmarks/metrics.py", "--quick")
     assert "curve/bare" in result.stdout
+
+
+def test_generative_benchmark_smoke_run():
+    result = run_script("benchmarks/generative.py", "--quick", "--threads", "1")
+    assert "ours/two-domain" in result.stdout and "bank build" in result.stdout
