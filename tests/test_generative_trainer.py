@@ -265,14 +265,14 @@ from invtransfer.data import Glyphs
 from invtransfer.generative import MUNITTrainer, preset
 trainer = MUNITTrainer(preset("tiny", image_size=28, channels=1), sys.argv[1], device="cpu")
 trainer.fit(Glyphs(num_classes=4, per_class=6, seed=0), int(sys.argv[2]), batch_size=4,
-            checkpoint_every=5, progress=False)
+            checkpoint_every=10, progress=False)
 """
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(KILL_SCRIPT)
-    iterations = 400
+    iterations = 200
 
     def command(out: Path) -> list[str]:
         return [sys.executable, str(script), str(out), str(iterations)]
