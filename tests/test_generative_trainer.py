@@ -307,3 +307,12 @@ def test_two_ranks_train_one_model(tmp_path):
     assert ranks[0] == ranks[1]
     training = json.loads((latest_checkpoint(tmp_path / "run") / "training.json").read_text())
     assert training["world_size"] == 2 and training["iteration"] == 3
+
+
+def test_weights_saved_for_another_config_are_refused_naming_the_tensors(tmp_path):
+    trained(tmp_path, 2)
+    folder = latest_checkpoint(tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "dim": 4}))
+    with pytest.raises(ValueError, match=r"does not match this MUNITGenerator .*has shape"):
+        load_generator(folder)
