@@ -8,7 +8,8 @@ training step then pays an index lookup instead of a generator pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -88,8 +89,7 @@ class TranslationBank:
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k: expected an int >= 1 translations per image, received {k!r}")
-        images = data if isinstance(data, Tensor) else None
-        first = ImageBatch.from_user(images[:1] if images is not None else _image(data[0]))  # type: ignore[index]
+        first = ImageBatch.from_user(_image(next(iter(_batches(data, 1)))), "data")
         n = len(data)  # type: ignore[arg-type]
         shape = (n, k, *first.images.shape[1:])
         needed = torch.Size(shape).numel()
@@ -100,9 +100,10 @@ class TranslationBank:
                 f"{max_bytes / 2**20:.0f} MiB; lower k or raise max_bytes"
             )
         bank = torch.empty(shape, dtype=torch.uint8)
-        batches = images.split(batch_size) if images is not None else _loader(data, batch_size)  # type: ignore[arg-type]
         start = 0
-        for batch in tqdm(batches, desc="translation bank", disable=not progress):
+        for batch in tqdm(
+            _batches(data, batch_size), desc="translation bank", disable=not progress
+        ):
             x = ImageBatch.from_user(_image(batch), "data").images
             styles = _styles(seed, start, start + len(x), k, style_dim)
             out = translate(x.repeat_interleave(k, dim=0), styles.flatten(0, 1))
@@ -138,5 +139,8 @@ def _image(item: object) -> Tensor:
     return item[0] if isinstance(item, (list, tuple)) else item  # type: ignore[return-value]
 
 
-def _loader(data: Dataset, batch_size: int) -> DataLoader:
+def _batches(data: Dataset | Tensor, batch_size: int) -> Iterable[Any]:
+    """Consecutive batches of a tensor of images or of a dataset, in order."""
+    if isinstance(data, Tensor):
+        return data.split(batch_size)
     return DataLoader(data, batch_size=batch_size, shuffle=False)
