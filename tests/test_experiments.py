@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from invtransfer.experiments import METHODS, lr_factor, method_parts, warmup_step_lr
+from invtransfer.experiments import (
+    METHODS,
+    ExperimentConfig,
+    lr_factor,
+    method_parts,
+    warmup_step_lr,
+)
 from invtransfer.losses import LDAMLoss, WeightedCrossEntropy
 from invtransfer.sampling import ClassBalancedSampler
 
@@ -96,3 +102,64 @@ def test_bad_schedules_are_refused(kwargs, message):
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match=message):
         warmup_step_lr(optimizer, **{"warmup_epochs": 5, **kwargs})
+
+
+# configs
+
+
+def test_a_config_round_trips_through_plain_data_and_toml(tmp_path):
+    config = ExperimentConfig().with_overrides(
+        ['data.recipe="mnist_lt"', "data.options={ max_count = 100 }", "train.milestones=[3, 4]"]
+    )
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+    path = tmp_path / "experiment.toml"
+    path.write_text(
+        'name = "k49-bg"\nmethods = ["ce", "ldam_drw+git"]\nseeds = [0, 1]\n'
+        '[data]\nrecipe = "k49_lt"\nvariant = "bg"\n[train]\nepochs = 50\nlr = 1\n'
+    )
+    loaded = ExperimentConfig.from_file(path)
+    assert loaded.methods == ["ce", "ldam_drw+git"] and loaded.data.recipe == "k49_lt"
+    assert loaded.train.lr == 1.0 and isinstance(loaded.train.lr, float)
+    assert loaded.model == ExperimentConfig().model  # missing sections keep their defaults
+
+
+def test_yaml_configs_load_when_pyyaml_is_there(tmp_path):
+    pytest.importorskip("yaml", reason="YAML configs need PyYAML")
+    path = tmp_path / "experiment.yaml"
+    path.write_text("methods: [ce]\ndata:\n  variant: null\n")
+    loaded = ExperimentConfig.from_file(path)
+    assert loaded.methods == ["ce"] and loaded.data.variant is None
+
+
+def test_overrides_read_toml_values_and_fall_back_to_strings():
+    config = ExperimentConfig().with_overrides(["data.variant=dil", "train.defer_epoch=7"])
+    assert config.data.variant == "dil" and config.train.deferred_start == 7
+    assert ExperimentConfig().train.deferred_start == 30  # the first milestone
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"train": {"epochs": 2.5}}, r"train\.epochs: expected int, received 2\.5"),
+        ({"train": {"epochs": True}}, r"train\.epochs: expected int, received True"),
+        ({"model": {"depth": 20}}, r"model: unknown keys \['depth'\]"),
+        ({"methods": "ce"}, r"methods: expected a list, received 'ce'"),
+        ({"seeds": [0, "one"]}, r"seeds\[1\]: expected int, received 'one'"),
+        ({"data": 3}, r"data: expected a table of settings, received 3"),
+    ],
+)
+def test_bad_configs_name_the_key(values, message):
+    with pytest.raises(ValueError, match=message):
+        ExperimentConfig.from_dict(values)
+
+
+def test_bad_overrides_and_files_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="expected key=value"):
+        ExperimentConfig().with_overrides(["epochs"])
+    with pytest.raises(ValueError, match="'name' is not a section"):
+        ExperimentConfig().with_overrides(["name.first=3"])
+    with pytest.raises(FileNotFoundError, match="expected a config file"):
+        ExperimentConfig.from_file(tmp_path / "missing.toml")
+    (tmp_path / "config.ini").write_text("")
+    with pytest.raises(ValueError, match=r"expected a \.toml, \.yaml or \.yml file"):
+        ExperimentConfig.from_file(tmp_path / "config.ini")

@@ -1,0 +1,228 @@
+"""`ExperimentConfig`: one experiment as nested dataclasses, from a file and the command line.
+
+A config names the dataset recipe and its nuisance, the model, the methods to compare, the
+training schedule, the generator for GIT and the evaluation. It loads from TOML (or YAML,
+when PyYAML is installed) and takes ``section.field=value`` overrides, whose values are read
+as TOML (``train.epochs=3``, ``methods=["ce", "ce_drs+git"]``, ``data.variant="dil"``).
+Unknown keys and values of the wrong type are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "DataConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "GITConfig",
+    "ModelConfig",
+    "TrainConfig",
+]
+
+
+@dataclass
+class DataConfig:
+    """The long-tailed dataset.
+
+    Args:
+        recipe: a recipe of `invtransfer.data` by name (``"mnist_lt"``, ``"k49_lt"``,
+            ``"cifar_lt"``, ...) or ``"glyphs_lt"`` (embedded; needs no files).
+        root: where the recipe's files are (``--data-root``); unused by ``glyphs_lt``.
+        variant: the nuisance every image carries (``"rot"``, ``"bg"``, ``"dil"``) or none.
+        options: further keyword arguments of the recipe (``max_count``, ``alpha``, ...).
+    """
+
+    recipe: str = "glyphs_lt"
+    root: str | None = None
+    variant: str | None = "bg"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """The classifier: ``"resnet20"``, ``"resnet32"`` or ``"small_cnn"``."""
+
+    name: str = "resnet20"
+
+
+@dataclass
+class TrainConfig:
+    """SGD with a linear warm-up and step decay, as in the paper (K49: 50 epochs, steps at
+    30 and 40; CIFAR: 200 epochs, steps at 160 and 180).
+
+    Args:
+        defer_epoch: where deferred methods (DRS, DRW, LDAM-DRW) and GIT switch on; by
+            default the first milestone.
+    """
+
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 2e-4
+    warmup_epochs: int = 5
+    milestones: list[int] = field(default_factory=lambda: [30, 40])
+    gamma: float = 0.01
+    defer_epoch: int | None = None
+
+    @property
+    def deferred_start(self) -> int:
+        """The epoch deferred methods and GIT start at."""
+        if self.defer_epoch is not None:
+            return self.defer_epoch
+        return self.milestones[0] if self.milestones else 0
+
+
+@dataclass
+class GITConfig:
+    """The generator of generative invariance transfer.
+
+    Args:
+        generator: a trained generator (a checkpoint, a saved augment or a trainer's out
+            dir); ``None`` trains one on the spot on the training set.
+        preset: the architecture when training on the spot.
+        iterations: training iterations when training on the spot.
+        batch_size: images per training iteration.
+        fraction: the share of each batch that is translated (the paper's 0.5).
+    """
+
+    generator: str | None = None
+    preset: str = "28x28x1"
+    iterations: int = 2500
+    batch_size: int = 8
+    fraction: float = 0.5
+
+
+@dataclass
+class EvaluationConfig:
+    """The invariance curve: images per class and transformed copies per image (the paper's
+    40 and 100)."""
+
+    samples_per_class: int = 40
+    transforms_per_sample: int = 100
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything one experiment needs; every method is run once per seed.
+
+    Examples:
+        >>> config = ExperimentConfig().with_overrides(["train.epochs=3", 'methods=["ce"]'])
+        >>> config.train.epochs, config.methods
+        (3, ['ce'])
+        >>> ExperimentConfig.from_dict({"train": {"epochs": "many"}})
+        Traceback (most recent call last):
+        ...
+        ValueError: train.epochs: expected int, received 'many'
+    """
+
+    name: str = "experiment"
+    methods: list[str] = field(default_factory=lambda: ["ce", "ce_drs", "ce_drs+git"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    git: GITConfig = field(default_factory=GITConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    device: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: what `from_dict` reads back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
+        """A config from nested plain data; missing keys keep their defaults."""
+        return _build(cls, values, "")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ExperimentConfig:
+        """A config from a ``.toml`` file (or ``.yaml``/``.yml`` with PyYAML installed)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: expected a config file, found none")
+        if path.suffix == ".toml":
+            return cls.from_dict(tomllib.loads(path.read_text()))
+        if path.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise ImportError(
+                    f"{path}: reading YAML needs PyYAML (pip install pyyaml)"
+                ) from None
+            return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+        raise ValueError(f"{path}: expected a .toml, .yaml or .yml file")
+
+    def with_overrides(self, overrides: list[str]) -> ExperimentConfig:
+        """A copy with ``section.field=value`` overrides applied (values read as TOML, or as
+        a bare string when they are not TOML)."""
+        values = self.to_dict()
+        for override in overrides:
+            key, equals, text = override.partition("=")
+            if not equals or not key.strip():
+                raise ValueError(f"override: expected key=value, received {override!r}")
+            *parents, leaf = key.strip().split(".")
+            target = values
+            for parent in parents:
+                if not isinstance(target.get(parent), dict):
+                    raise ValueError(f"override {override!r}: {parent!r} is not a section")
+                target = target[parent]
+            target[leaf] = _toml_value(text.strip())
+        return ExperimentConfig.from_dict(values)
+
+
+def _toml_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _build(cls: type, values: Any, key: str) -> Any:
+    """An instance of the config dataclass ``cls`` from the table ``values`` at ``key``."""
+    name = key or "config"
+    if not isinstance(values, dict):
+        raise ValueError(f"{name}: expected a table of settings, received {values!r}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    if unknown := sorted(set(values) - fields):
+        raise ValueError(f"{name}: unknown keys {unknown}; expected keys from {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    prefix = f"{key}." if key else ""
+    return cls(**{k: _checked(hints[k], value, prefix + k) for k, value in values.items()})
+
+
+def _checked(hint: Any, value: Any, key: str) -> Any:
+    """``value`` as the type ``hint`` says (a nested config, a list, an optional)."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in arguments:
+            return None
+        hint = next(a for a in arguments if a is not type(None))
+        origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{key}: expected a list, received {value!r}")
+        return [_checked(arguments[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if origin is dict or hint is Any:
+        if origin is dict and not isinstance(value, dict):
+            raise ValueError(f"{key}: expected a table, received {value!r}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ValueError(f"{key}: expected {hint.__name__}, received {value!r}")
+    return value
