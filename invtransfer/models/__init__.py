@@ -2,12 +2,31 @@
 
 Examples:
     >>> import torch
-    >>> from invtransfer.models import small_cnn
+    >>> from invtransfer.models import resnet32, small_cnn
     >>> small_cnn(num_classes=10)(torch.rand(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    >>> resnet32(num_classes=10)(torch.rand(2, 3, 32, 32)).shape
     torch.Size([2, 10])
 """
 
+from invtransfer.models.resnet import (
+    SHORTCUTS,
+    BasicBlock,
+    CifarResNet,
+    cifar_resnet,
+    resnet20,
+    resnet32,
+)
 from invtransfer.models.small import small_cnn
 from invtransfer.models.training import train_classifier
 
-__all__ = ["small_cnn", "train_classifier"]
+__all__ = [
+    "SHORTCUTS",
+    "BasicBlock",
+    "CifarResNet",
+    "cifar_resnet",
+    "resnet20",
+    "resnet32",
+    "small_cnn",
+    "train_classifier",
+]
