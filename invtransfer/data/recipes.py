@@ -16,6 +16,7 @@ from torchvision.datasets import CIFAR10, CIFAR100, ImageFolder
 from torchvision.transforms.v2.functional import pil_to_tensor
 
 from invtransfer._seeding import derive_seed, generator_for
+from invtransfer.data.glyphs import Glyphs
 from invtransfer.data.images import TensorImages
 from invtransfer.data.longtail import make_longtail
 from invtransfer.data.nuisance import NuisanceDataset
@@ -28,6 +29,7 @@ __all__ = [
     "VARIANTS",
     "LongTailSplits",
     "cifar_lt",
+    "glyphs_lt",
     "grayscale_lt",
     "k49_lt",
     "longtail_with_holdout",
@@ -185,6 +187,39 @@ def k49_lt(root: str | Path, variant: str | None = None, **options) -> LongTailS
         for split in ("train", "test")
     )
     return grayscale_lt(train, test, variant, **options)
+
+
+def glyphs_lt(
+    variant: str | None = None,
+    num_classes: int = 49,
+    per_class: int = 1000,
+    test_per_class: int = 100,
+    **options,
+) -> LongTailSplits:
+    """Glyphs-LT: the paper's K49-LT recipe on the embedded procedural `Glyphs` (no files).
+
+    ``per_class`` glyphs of each class are drawn for training (the recipe reuses them where
+    a class needs more) and ``test_per_class`` for a balanced test set; ``options`` are those
+    of `grayscale_lt` (``max_count``, ``alpha``, ``min_count``, ``seed``, ...), whose ``seed``
+    also picks the glyph shapes.
+
+    Examples:
+        >>> splits = glyphs_lt("bg", num_classes=4, per_class=200, test_per_class=10,
+        ...                    max_count=100)
+        >>> splits.class_counts.tolist(), len(splits.test)
+        ([100, 25, 11, 6], 40)
+    """
+    seed = options.get("seed", 0)
+    train, test = (
+        Glyphs(num_classes, count, seed=seed, split=split)
+        for count, split in ((per_class, "train"), (test_per_class, "test"))
+    )
+    return grayscale_lt(
+        TensorImages(train.images, train.targets),
+        TensorImages(test.images, test.targets),
+        variant,
+        **options,
+    )
 
 
 def cifar_lt(
