@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -22,10 +23,12 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 __all__ = [
+    "latest_numbered",
     "load_module",
     "optimizer_from_files",
     "optimizer_to_files",
     "read_json",
+    "prune_numbered",
     "read_tensors",
     "write_folder",
 ]
@@ -70,6 +73,40 @@ def write_folder(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def latest_numbered(folder: str | Path, stem: str) -> Path | None:
+    """The complete ``folder/STEM-NNNN`` with the highest number, if any (folders still being
+    written have other, hidden names).
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name in ("iter-0000009", "iter-0000010", ".iter-0000011.partial-x"):
+        ...     (folder / name).mkdir()
+        >>> latest_numbered(folder, "iter").name
+        'iter-0000010'
+    """
+    numbered = _numbered(Path(folder), stem)
+    return numbered[-1] if numbered else None
+
+
+def prune_numbered(folder: str | Path, stem: str, keep: int) -> None:
+    """Delete all but the newest ``keep`` ``folder/STEM-NNNN``, and any partial folders a
+    killed process left behind."""
+    folder = Path(folder)
+    for old in _numbered(folder, stem)[:-keep]:
+        shutil.rmtree(old)
+    for partial in folder.glob(f".{stem}-*.partial-*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _numbered(folder: Path, stem: str) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(rf"^{re.escape(stem)}-(\d+)$")
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := pattern.match(p.name))]
+    return [path for _, path in sorted(found)]
 
 
 def read_tensors(folder: str | Path, name: str) -> dict[str, Tensor]:

@@ -10,8 +10,6 @@ the uninterrupted run would have.
 from __future__ import annotations
 
 import logging
-import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,11 @@ from tqdm.auto import tqdm
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import generator_for
 from invtransfer.generative.checkpoint import (
+    latest_numbered,
     load_module,
     optimizer_from_files,
     optimizer_to_files,
+    prune_numbered,
     read_json,
     read_tensors,
     write_folder,
@@ -53,7 +53,6 @@ __all__ = ["MUNITTrainer", "NonFiniteLossError", "latest_checkpoint", "load_gene
 
 log = logging.getLogger(__name__)
 
-_CHECKPOINT = re.compile(r"^iter-(\d+)$")
 _GRID_STREAM = 1  # the grid's images and styles come from (seed, _GRID_STREAM)
 
 
@@ -228,7 +227,7 @@ class MUNITTrainer:
         target = self.out_dir / "checkpoints" / f"iter-{self.iteration:07d}"
         if self.rank == 0:
             write_folder(target, self._checkpoint_tensors(), self._checkpoint_documents(losses))
-            _prune(self.out_dir / "checkpoints", keep)
+            prune_numbered(self.out_dir / "checkpoints", "iter", keep)
             log.info("iteration %d: checkpoint %s", self.iteration, target)
         if _distributed():
             dist.barrier()
@@ -390,11 +389,7 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
         >>> latest_checkpoint(tempfile.mkdtemp()) is None
         True
     """
-    folder = Path(out_dir) / "checkpoints"
-    found = (
-        [p for p in folder.glob("iter-*") if _CHECKPOINT.match(p.name)] if folder.is_dir() else []
-    )
-    return max(found, key=lambda p: int(p.name[5:]), default=None)
+    return latest_numbered(Path(out_dir) / "checkpoints", "iter")
 
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNITGenerator:
@@ -482,16 +477,6 @@ def _grid_images(dataset: Dataset, seed: int, count: int = 8) -> Tensor:
 def _images_of(dataset: Dataset, indices: Tensor) -> Tensor:
     items = [dataset[int(i)] for i in indices]
     return torch.stack([item[0] if isinstance(item, (list, tuple)) else item for item in items])
-
-
-def _prune(folder: Path, keep: int) -> None:
-    complete = sorted(
-        (p for p in folder.iterdir() if _CHECKPOINT.match(p.name)), key=lambda p: p.name
-    )
-    for old in complete[:-keep]:
-        shutil.rmtree(old)
-    for partial in folder.glob(".iter-*"):  # left by a process killed while writing
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _average_gradients(module: nn.Module, world_size: int) -> None:
