@@ -1,4 +1,5 @@
-"""Experiments: configs, the paper's long-tail methods by name and its learning-rate schedule.
+"""Experiments: configs, the paper's long-tail methods by name, its learning-rate schedule,
+and the runner that trains, evaluates and reports every method of a config.
 
 Examples:
     >>> from invtransfer.experiments import method_parts
@@ -14,20 +15,35 @@ from invtransfer.experiments.config import (
     ModelConfig,
     TrainConfig,
 )
+from invtransfer.experiments.datasets import RECIPES, ExperimentData, load_data
+from invtransfer.experiments.evaluation import evaluate_run, predict
 from invtransfer.experiments.lr import lr_factor, warmup_step_lr
 from invtransfer.experiments.methods import GIT_SUFFIX, METHODS, MethodParts, method_parts
+from invtransfer.experiments.report import write_report
+from invtransfer.experiments.runner import run_experiment
+from invtransfer.experiments.training import MODELS, build_model, train_run
 
 __all__ = [
     "GIT_SUFFIX",
     "METHODS",
+    "MODELS",
+    "RECIPES",
     "DataConfig",
     "EvaluationConfig",
     "ExperimentConfig",
+    "ExperimentData",
     "GITConfig",
     "MethodParts",
     "ModelConfig",
     "TrainConfig",
+    "build_model",
+    "evaluate_run",
+    "load_data",
     "lr_factor",
     "method_parts",
+    "predict",
+    "run_experiment",
+    "train_run",
     "warmup_step_lr",
+    "write_report",
 ]

@@ -1,0 +1,117 @@
+"""The data of an experiment: a recipe by name, loaded into memory as ``uint8`` tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from invtransfer import data as recipes
+from invtransfer.data import LongTailSplits, NuisanceDataset
+from invtransfer.experiments.config import DataConfig
+from invtransfer.transforms import TransformFamily
+
+__all__ = ["RECIPES", "ExperimentData", "load_data"]
+
+RECIPES: dict[str, Callable[..., LongTailSplits]] = {
+    "glyphs_lt": recipes.glyphs_lt,
+    "mnist_lt": recipes.mnist_lt,
+    "kmnist_lt": recipes.kmnist_lt,
+    "k49_lt": recipes.k49_lt,
+    "cifar_lt": recipes.cifar_lt,
+    "gtsrb_lt": recipes.gtsrb_lt,
+    "tinyimagenet_lt": recipes.tinyimagenet_lt,
+}
+"""The recipes an experiment can name; every one but ``glyphs_lt`` reads files from ``root``."""
+
+_WITH_VARIANTS = ("glyphs_lt", "mnist_lt", "kmnist_lt", "k49_lt")
+"""Recipes that take a nuisance ``variant`` and a ``seed`` (the K49-LT construction)."""
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """Training and test images in memory (``uint8`` ``(N, C, H, W)``) with their labels.
+
+    ``train`` and ``test`` carry the nuisance, as in the paper; ``clean_test`` holds the test
+    images without it, which the invariance curve transforms with ``family``.
+    """
+
+    train: Dataset
+    train_images: Tensor
+    train_labels: Tensor
+    test_images: Tensor
+    test_labels: Tensor
+    clean_test: Dataset
+    class_counts: Tensor
+    family: TransformFamily | None
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes."""
+        return len(self.class_counts)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images."""
+        c, h, w = self.train_images.shape[1:]
+        return c, h, w
+
+
+def load_data(config: DataConfig, seed: int = 0) -> ExperimentData:
+    """Run the recipe ``config`` names and load its splits into memory.
+
+    Examples:
+        >>> from invtransfer.experiments import DataConfig
+        >>> config = DataConfig("glyphs_lt", variant="bg",
+        ...                     options=dict(num_classes=3, per_class=200, test_per_class=4,
+        ...                                  max_count=50))
+        >>> data = load_data(config)
+        >>> data.class_counts.tolist(), tuple(data.test_images.shape)
+        ([50, 12, 5], (12, 1, 28, 28))
+    """
+    if config.recipe not in RECIPES:
+        raise ValueError(
+            f"data.recipe: expected one of {sorted(RECIPES)}, received {config.recipe!r}"
+        )
+    splits = _run_recipe(config, seed)
+    train_images, train_labels = _in_memory(splits.train)
+    test_images, test_labels = _in_memory(splits.test)
+    clean = splits.test.dataset if isinstance(splits.test, NuisanceDataset) else splits.test
+    return ExperimentData(
+        splits.train, train_images, train_labels, test_images, test_labels, clean,
+        splits.class_counts, splits.family,
+    )  # fmt: skip
+
+
+def _run_recipe(config: DataConfig, seed: int) -> LongTailSplits:
+    recipe, options = RECIPES[config.recipe], dict(config.options)
+    arguments: list[object] = []
+    if config.recipe != "glyphs_lt":
+        if config.root is None:
+            raise ValueError(
+                f"data.root: the {config.recipe} recipe reads files; pass --data-root (e.g. "
+                f"../shared/data/mnist), received None"
+            )
+        arguments.append(Path(config.root))
+    if config.recipe in _WITH_VARIANTS:
+        arguments.append(config.variant)
+        options.setdefault("seed", seed)
+    elif config.variant is not None:
+        raise ValueError(
+            f"data.variant: the {config.recipe} recipe has no nuisance variants (those are "
+            f"for {list(_WITH_VARIANTS)}), received {config.variant!r}"
+        )
+    return recipe(*arguments, **options)
+
+
+def _in_memory(dataset: Dataset) -> tuple[Tensor, Tensor]:
+    """Every image (``uint8``) and label of ``dataset``, read once."""
+    items = [dataset[i] for i in range(len(dataset))]  # type: ignore[arg-type]
+    images = torch.stack([torch.as_tensor(image) for image, _ in items])
+    if images.dtype != torch.uint8:
+        raise ValueError(f"data: expected uint8 images from the recipe, received {images.dtype}")
+    return images, torch.as_tensor([int(label) for _, label in items])

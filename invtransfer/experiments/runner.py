@@ -1,0 +1,127 @@
+"""`run_experiment`: every method of a config, for every seed, trained, evaluated, reported.
+
+The output folder holds the resolved config (``config.json``), a generator per seed when a
+method uses GIT and none was given (``munit-seed{S}/``), one folder per run
+(``runs/{method}-seed{S}/``, with its checkpoints and ``metrics.json``) and the report
+(``report/``). Everything resumes: a finished run is read back, an unfinished one continues
+from its last epoch, the generator from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from invtransfer.experiments.config import ExperimentConfig
+from invtransfer.experiments.datasets import ExperimentData, load_data
+from invtransfer.experiments.evaluation import evaluate_run
+from invtransfer.experiments.methods import GIT_SUFFIX
+from invtransfer.experiments.report import write_report
+from invtransfer.experiments.training import train_run
+from invtransfer.generative import MUNITGenerator, MUNITTrainer, load_generator, preset
+
+__all__ = ["run_experiment"]
+
+log = logging.getLogger(__name__)
+
+
+def run_experiment(
+    config: ExperimentConfig, out_dir: str | Path, progress: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Train and evaluate every method of ``config`` for every seed; write the report.
+
+    Returns the metrics of every run, keyed ``"{method}-seed{seed}"``.
+
+    Raises:
+        ValueError: ``out_dir`` holds a run of a different config (resuming it would mix
+            results).
+    """
+    out_dir = Path(out_dir)
+    _claim(out_dir, config)
+    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    results = {}
+    for seed in config.seeds:
+        data = load_data(config.data, seed)
+        generator = None
+        if any(method.endswith(GIT_SUFFIX) for method in config.methods):
+            generator = _generator(
+                config, data, out_dir / f"munit-seed{seed}", seed, device, progress
+            )
+        for method in config.methods:
+            key = f"{method}-seed{seed}"
+            results[key] = _run(
+                config, data, method, seed, out_dir / "runs" / key, generator, device, progress
+            )
+    write_report(out_dir)
+    return results
+
+
+def _run(
+    config: ExperimentConfig,
+    data: ExperimentData,
+    method: str,
+    seed: int,
+    run_dir: Path,
+    generator: MUNITGenerator | None,
+    device: torch.device,
+    progress: bool,
+) -> dict[str, Any]:
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file():
+        log.info("%s: finished before, reading %s", run_dir.name, metrics_path)
+        return json.loads(metrics_path.read_text())
+    model = train_run(config, data, method, seed, run_dir, generator, device, progress)
+    metrics = {
+        "method": method,
+        "seed": seed,
+        "class_counts": data.class_counts.tolist(),
+        **evaluate_run(model, data, config.evaluation, seed, progress),
+    }
+    _write_atomically(metrics_path, json.dumps(metrics, indent=1))
+    return metrics
+
+
+def _generator(
+    config: ExperimentConfig,
+    data: ExperimentData,
+    out_dir: Path,
+    seed: int,
+    device: torch.device,
+    progress: bool,
+) -> MUNITGenerator:
+    """The configured generator, or one trained (or resumed) here on the training set."""
+    if config.git.generator is not None:
+        return load_generator(config.git.generator, device)
+    channels, size, _ = data.image_shape
+    architecture = preset(config.git.preset, image_size=size, channels=channels)
+    trainer = MUNITTrainer(architecture, out_dir, seed=seed, device=device)
+    trainer.fit(
+        data.train, config.git.iterations, config.git.batch_size,
+        checkpoint_every=max(config.git.iterations // 4, 1), progress=progress,
+    )  # fmt: skip
+    return trainer.generator
+
+
+def _claim(out_dir: Path, config: ExperimentConfig) -> None:
+    """Write ``config.json``, or check that the one there is this config."""
+    path = out_dir / "config.json"
+    document = json.dumps(config.to_dict(), indent=1)
+    if path.is_file() and json.loads(path.read_text()) != config.to_dict():
+        raise ValueError(
+            f"{out_dir}: holds runs of another config ({path}); choose another output folder "
+            f"or delete it to start again"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, document)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)

@@ -1,0 +1,197 @@
+"""Train one classifier with one method: the paper's SGD loop, checkpointed every epoch.
+
+Every random draw is a function of ``(seed, epoch)``: the batch order, the class-balanced
+draws and GIT's translations. A checkpoint (model, optimizer, schedule, epoch) is written
+atomically after every epoch, so a killed run started again continues from the last
+finished epoch and ends with exactly the weights of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from invtransfer._seeding import derive_seed, generator_for
+from invtransfer.experiments.config import ExperimentConfig
+from invtransfer.experiments.datasets import ExperimentData
+from invtransfer.experiments.lr import warmup_step_lr
+from invtransfer.experiments.methods import method_parts
+from invtransfer.generative import GenerativeAugment, MUNITGenerator
+from invtransfer.generative.checkpoint import (
+    latest_numbered,
+    load_module,
+    optimizer_from_files,
+    optimizer_to_files,
+    prune_numbered,
+    read_json,
+    read_tensors,
+    write_folder,
+)
+from invtransfer.models import resnet20, resnet32, small_cnn
+from invtransfer.sampling import ClassBalancedSampler, Schedule
+
+__all__ = ["MODELS", "build_model", "train_run"]
+
+log = logging.getLogger(__name__)
+
+MODELS: dict[str, Callable[[int, int, int], nn.Module]] = {
+    "resnet20": lambda classes, channels, size: resnet20(classes, channels),
+    "resnet32": lambda classes, channels, size: resnet32(classes, channels),
+    "small_cnn": lambda classes, channels, size: small_cnn(classes, channels, size),
+}
+"""Classifiers by name, built from ``(num_classes, channels, image size)``."""
+
+
+def build_model(
+    name: str, num_classes: int, image_shape: tuple[int, int, int], seed: int
+) -> nn.Module:
+    """The classifier ``name``, its initial weights a function of ``seed`` alone (the global
+    RNG is left as it was).
+
+    Examples:
+        >>> model = build_model("small_cnn", 3, (1, 28, 28), seed=0)
+        >>> model(torch.rand(2, 1, 28, 28)).shape
+        torch.Size([2, 3])
+    """
+    if name not in MODELS:
+        raise ValueError(f"model.name: expected one of {sorted(MODELS)}, received {name!r}")
+    channels, height, _ = image_shape
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed))
+        return MODELS[name](num_classes, channels, height)
+
+
+def train_run(
+    config: ExperimentConfig,
+    data: ExperimentData,
+    method: str,
+    seed: int,
+    run_dir: str | Path,
+    generator: MUNITGenerator | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> nn.Module:
+    """Train a classifier on ``data.train`` with ``method``, resuming from the last epoch
+    checkpointed in ``run_dir/checkpoints``; return it in eval mode.
+
+    Raises:
+        ValueError: ``method`` needs GIT and no ``generator`` was given.
+    """
+    train = config.train
+    parts = method_parts(method, data.class_counts, train.deferred_start)
+    model = build_model(config.model.name, data.num_classes, data.image_shape, seed).to(device)
+    loss = parts.loss.to(device)
+    optimizer = torch.optim.SGD(
+        model.parameters(), train.lr, momentum=train.momentum, weight_decay=train.weight_decay
+    )
+    schedule = warmup_step_lr(optimizer, train.warmup_epochs, train.milestones, train.gamma)
+    augment = None
+    if parts.git:
+        if generator is None:
+            raise ValueError(f"generator: method {method!r} needs a generator, received None")
+        augment = GenerativeAugment(
+            generator, config.git.fraction, start_epoch=train.deferred_start, seed=seed
+        ).to(device)
+    set_loss_epoch = getattr(loss, "set_epoch", None)  # DRW and LDAM-DRW switch by epoch
+    checkpoints = Path(run_dir) / "checkpoints"
+    first = _resume(checkpoints, model, optimizer, schedule)
+    order = _batch_order(parts.sampling_power, data.train_labels, seed)
+    for epoch in tqdm(
+        range(first, train.epochs),
+        desc=method,
+        disable=not progress,
+        initial=first,
+        total=train.epochs,
+    ):
+        model.train()
+        if set_loss_epoch is not None:
+            set_loss_epoch(epoch)
+        if augment is not None:
+            augment.set_epoch(epoch)
+        total = _train_epoch(
+            model, loss, optimizer, data, order(epoch), train.batch_size, augment, device
+        )
+        schedule.step()
+        _save(checkpoints, epoch + 1, model, optimizer, schedule)
+        log.info(
+            "%s seed %d: epoch %d/%d, train loss %.4f", method, seed, epoch + 1, train.epochs, total
+        )
+    return model.eval()
+
+
+def _train_epoch(
+    model: nn.Module,
+    loss: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: ExperimentData,
+    order: Tensor,
+    batch_size: int,
+    augment: GenerativeAugment | None,
+    device: torch.device | str,
+) -> float:
+    """One pass over the batches of ``order``; returns the mean training loss."""
+    total, seen = 0.0, 0
+    for batch in order.split(batch_size):
+        if len(batch) < 2:  # batch norm cannot train on a single image
+            continue
+        x = data.train_images[batch].to(device).float().div_(255)
+        y = data.train_labels[batch].to(device)
+        if augment is not None:
+            x, y, _ = augment(x, y)
+        value = loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        total, seen = total + value.item() * len(batch), seen + len(batch)
+    return total / max(seen, 1)
+
+
+def _batch_order(power: Schedule | None, labels: Tensor, seed: int) -> Callable[[int], Tensor]:
+    """The training indices of each epoch: a shuffle from ``(seed, epoch)``, or class-aware
+    draws with the method's sampling power."""
+    if power is None:
+        return lambda epoch: torch.randperm(len(labels), generator=generator_for(seed, epoch))
+    sampler = ClassBalancedSampler(labels, schedule=power, seed=seed)
+
+    def draws(epoch: int) -> Tensor:
+        sampler.set_epoch(epoch)
+        return torch.as_tensor(list(sampler))
+
+    return draws
+
+
+def _save(folder: Path, epoch: int, model: nn.Module, optimizer, schedule) -> None:
+    optimizer_tensors, optimizer_document = optimizer_to_files(optimizer.state_dict())
+    _, schedule_document = optimizer_to_files(schedule.state_dict())
+    write_folder(
+        folder / f"epoch-{epoch:04d}",
+        {"model": model.state_dict(), "optimizer": optimizer_tensors},
+        {
+            "training": {
+                "epoch": epoch,
+                "optimizer": optimizer_document,
+                "schedule": schedule_document,
+            }
+        },
+    )
+    prune_numbered(folder, "epoch", keep=1)
+
+
+def _resume(folder: Path, model: nn.Module, optimizer, schedule) -> int:
+    """Load the latest checkpoint, if any; return the number of epochs it finished."""
+    latest = latest_numbered(folder, "epoch")
+    if latest is None:
+        return 0
+    training = read_json(latest, "training")
+    load_module(model, latest, "model")
+    optimizer.load_state_dict(
+        optimizer_from_files(read_tensors(latest, "optimizer"), training["optimizer"])
+    )
+    schedule.load_state_dict(optimizer_from_files({}, training["schedule"]))
+    log.info("resumed from %s", latest)
+    return int(training["epoch"])

@@ -1,0 +1,128 @@
+"""The experiment runner and the command line: train, evaluate, report, resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+from safetensors.torch import load_file
+
+from invtransfer.cli import main
+from invtransfer.experiments import ExperimentConfig, run_experiment, write_report
+from invtransfer.experiments.demo import demo_config
+from invtransfer.generative.checkpoint import latest_numbered
+
+SMALL = [
+    "data.options={ num_classes = 4, per_class = 200, test_per_class = 6, max_count = 60 }",
+    'model.name="small_cnn"',
+    "train.lr=0.02",
+    "train.epochs=3",
+    "train.warmup_epochs=1",
+    "train.milestones=[2]",
+    "train.batch_size=16",
+    'git.preset="tiny"',
+    "git.iterations=4",
+    "git.batch_size=4",
+    "evaluation.samples_per_class=2",
+    "evaluation.transforms_per_sample=3",
+]
+
+
+def small_config(*overrides: str) -> ExperimentConfig:
+    return ExperimentConfig().with_overrides([*SMALL, *overrides])
+
+
+def test_an_experiment_trains_evaluates_and_reports_every_method(tmp_path):
+    config = small_config('methods=["ce", "ce_drs", "ce_drs+git", "ldam_drw"]')
+    results = run_experiment(config, tmp_path, progress=False)
+    assert list(results) == ["ce-seed0", "ce_drs-seed0", "ce_drs+git-seed0", "ldam_drw-seed0"]
+    for metrics in results.values():
+        assert 0 <= metrics["accuracy"]["balanced"] <= 1
+        assert len(metrics["invariance"]["columns"]["ekld_mean"]) == 4
+    report = tmp_path / "report"
+    expected = {"summary.md", "metrics.csv", "curves.png", "class_sizes.png"}
+    assert expected <= {p.name for p in report.iterdir()}
+    assert (report / "translations-munit-seed0.png").is_file()
+    summary = (report / "summary.md").read_text()
+    assert "| ce_drs+git |" in summary and "ce_drs+git vs ce_drs: tail eKLD" in summary
+    assert len((report / "metrics.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_finished_runs_are_read_back_and_another_config_is_refused(tmp_path):
+    config = small_config('methods=["ce"]')
+    first = run_experiment(config, tmp_path, progress=False)
+    again = run_experiment(config, tmp_path, progress=False)
+    assert json.dumps(again) == json.dumps(first)  # (NaN != NaN, so compare the text)
+    with pytest.raises(ValueError, match="holds runs of another config"):
+        run_experiment(small_config('methods=["focal"]'), tmp_path, progress=False)
+
+
+def test_files_recipes_need_a_data_root(tmp_path):
+    with pytest.raises(ValueError, match=r"data\.root: the mnist_lt recipe reads files"):
+        run_experiment(small_config('data.recipe="mnist_lt"'), tmp_path, progress=False)
+
+
+def test_the_report_command_rebuilds_the_report(tmp_path, capsys):
+    run_experiment(small_config('methods=["ce"]'), tmp_path, progress=False)
+    (tmp_path / "report" / "summary.md").unlink()
+    assert main(["report", str(tmp_path)]) == 0
+    assert "| ce |" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="expected finished runs"):
+        write_report(tmp_path / "nothing")
+
+
+def test_the_demo_configs():
+    quick, faithful = demo_config(quick=True), demo_config()
+    assert quick.methods == faithful.methods == ["ce", "ce_drs", "ce_drs+git"]
+    assert quick.data.recipe == faithful.data.recipe == "glyphs_lt"
+    assert faithful.model.name == "resnet20" and faithful.data.options["num_classes"] == 49
+
+
+def _write_config(path, *overrides: str) -> None:
+    config = small_config(*overrides)
+    lines = [f"{key} = {json.dumps(value)}" for key, value in config.to_dict().items()
+             if not isinstance(value, dict) and value is not None]  # fmt: skip
+    for section, values in config.to_dict().items():
+        if isinstance(values, dict):
+            lines.append(f"[{section}]")
+            for key, value in values.items():
+                if isinstance(value, dict):
+                    inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
+                    lines.append(f"{key} = {{ {inner} }}")
+                elif value is not None:
+                    lines.append(f"{key} = {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
+    config_path = tmp_path / "experiment.toml"
+    _write_config(config_path, 'methods=["ce"]', "train.epochs=12", "train.milestones=[9]")
+
+    def command(out) -> list[str]:
+        return [sys.executable, "-m", "invtransfer", "train", str(config_path), "--out", str(out),
+                "--no-progress"]  # fmt: skip
+
+    subprocess.run(command(tmp_path / "straight"), check=True, cwd=ROOT, capture_output=True)
+    victim = subprocess.Popen(command(tmp_path / "killed"), cwd=ROOT, stderr=subprocess.DEVNULL)
+    checkpoints = tmp_path / "killed" / "runs" / "ce-seed0" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while (latest := latest_numbered(checkpoints, "epoch")) is None or latest.name < "epoch-0002":
+        assert victim.poll() is None and time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert latest_numbered(checkpoints, "epoch").name < "epoch-0012", "finished before the kill"
+    subprocess.run(command(tmp_path / "killed"), check=True, cwd=ROOT, capture_output=True)
+    runs = [tmp_path / name / "runs" / "ce-seed0" for name in ("straight", "killed")]
+    weights = [
+        load_file(latest_numbered(r / "checkpoints", "epoch") / "model.safetensors") for r in runs
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
+    metrics = [(r / "metrics.json").read_text() for r in runs]
+    assert metrics[0] == metrics[1]
