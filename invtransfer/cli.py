@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="the paper's study on the embedded Glyphs-LT (nothing to download)",
-        description="ERM, CE+DRS and CE+DRS+GIT on Glyphs-LT-BG: accuracy and invariance "
+        description="ERM, CE+DRS and CE+DRS+GIT on Glyphs-LT-DIL: accuracy and invariance "
         "curves, a report folder, and a summary table.",
     )
     demo.add_argument("--quick", action="store_true", help="a few minutes on a laptop CPU")

@@ -122,13 +122,22 @@ def _markdown(config: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     for method, columns in table.items():
         cells = [f"{mean:.3f} ± {spread:.3f}" for mean, spread in columns.values()]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", *_git_findings(table)]
+    lines += ["", *_findings(table)]
     return "\n".join(lines) + "\n"
 
 
-def _git_findings(table: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
-    """What adding GIT changed, for every method run with and without it."""
-    lines = []
+def _findings(table: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
+    """The paper's findings, checked: does eKLD rise as classes shrink (Spearman below
+    -0.5), and what did adding GIT change, for every method run with and without it."""
+    lines = ["## Findings", ""]
+    for method, columns in table.items():
+        rho = columns["spearman"][0]
+        verdict = (
+            "rises as classes shrink (below -0.5)"
+            if rho < -0.5
+            else "does NOT clearly rise as classes shrink (not below -0.5)"
+        )
+        lines.append(f"- {method}: Spearman(class size, eKLD) {rho:.3f}: eKLD {verdict}.")
     for method in table:
         base = method.removesuffix(GIT_SUFFIX)
         if method == base or base not in table:
@@ -143,7 +152,7 @@ def _git_findings(table: dict[str, dict[str, tuple[float, float]]]) -> list[str]
             f"{acc_before:.3f} -> {acc_after:.3f} "
             f"({'higher' if acc_after > acc_before else 'NOT higher'})."
         )
-    return ["## What GIT changed", "", *lines] if lines else []
+    return lines
 
 
 def _plot(report: Path, runs: list[dict[str, Any]]) -> None:
