@@ -126,3 +126,26 @@ def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
     metrics = [(r / "metrics.json").read_text() for r in runs]
     assert metrics[0] == metrics[1]
+
+
+def test_the_curve_command_measures_a_trained_run(tmp_path, capsys):
+    run_experiment(small_config('methods=["ce"]'), tmp_path, progress=False)
+    arguments = ["curve", str(tmp_path), "--method", "ce", "--samples-per-class", "2"]
+    assert main([*arguments, "--transforms", "3"]) == 0
+    assert "spearman" in capsys.readouterr().out
+    stem = tmp_path / "runs" / "ce-seed0" / "curve-K3"
+    assert all(stem.with_suffix(suffix).is_file() for suffix in (".csv", ".json", ".png"))
+    with pytest.raises(FileNotFoundError, match="expected epoch checkpoints"):
+        main(["curve", str(tmp_path), "--method", "focal"])
+
+
+def test_the_train_munit_command_trains_a_generator_for_git(tmp_path, capsys):
+    out = tmp_path / "munit"
+    arguments = ["train-munit", "--preset", "tiny", "--iterations", "2", "--batch-size", "2"]
+    options = "{ num_classes = 4, per_class = 200, test_per_class = 6, max_count = 60 }"
+    arguments += ["--variant", "dil", "--options", options, "--out", str(out), "--no-progress"]
+    assert main(arguments) == 0
+    assert "iteration 2" in capsys.readouterr().out
+    config = small_config('methods=["ce_drs+git"]', f"git.generator='{out}'")
+    run_experiment(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "munit-seed0").exists()  # the given generator was used

@@ -20,7 +20,7 @@ from invtransfer.experiments.evaluation import evaluate_run, predict
 from invtransfer.experiments.lr import lr_factor, warmup_step_lr
 from invtransfer.experiments.methods import GIT_SUFFIX, METHODS, MethodParts, method_parts
 from invtransfer.experiments.report import write_report
-from invtransfer.experiments.runner import run_experiment
+from invtransfer.experiments.runner import load_run, run_experiment
 from invtransfer.experiments.training import MODELS, build_model, train_run
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "build_model",
     "evaluate_run",
     "load_data",
+    "load_run",
     "lr_factor",
     "method_parts",
     "predict",

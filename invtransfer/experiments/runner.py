@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from invtransfer.experiments.config import ExperimentConfig
 from invtransfer.experiments.datasets import ExperimentData, load_data
 from invtransfer.experiments.evaluation import evaluate_run
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.experiments.report import write_report
-from invtransfer.experiments.training import train_run
+from invtransfer.experiments.training import build_model, train_run
 from invtransfer.generative import MUNITGenerator, MUNITTrainer, load_generator, preset
+from invtransfer.generative.checkpoint import latest_numbered, load_module
 
-__all__ = ["run_experiment"]
+__all__ = ["load_run", "run_experiment"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,27 @@ def run_experiment(
             )
     write_report(out_dir)
     return results
+
+
+def load_run(
+    out_dir: str | Path, method: str, seed: int
+) -> tuple[ExperimentConfig, ExperimentData, nn.Module]:
+    """The config, the data and the trained model (its last checkpoint, in eval mode) of one
+    run of the experiment in ``out_dir``.
+
+    Raises:
+        FileNotFoundError: ``out_dir`` has no such run, or it has no checkpoint.
+    """
+    out_dir = Path(out_dir)
+    config = ExperimentConfig.from_dict(json.loads((out_dir / "config.json").read_text()))
+    checkpoints = out_dir / "runs" / f"{method}-seed{seed}" / "checkpoints"
+    latest = latest_numbered(checkpoints, "epoch")
+    if latest is None:
+        raise FileNotFoundError(f"{checkpoints}: expected epoch checkpoints, found none")
+    data = load_data(config.data, seed)
+    model = build_model(config.model.name, data.num_classes, data.image_shape, seed)
+    load_module(model, latest, "model")
+    return config, data, model.eval()
 
 
 def _run(
