@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from safetensors.torch import load_file
 from invtransfer.cli import main
 from invtransfer.experiments import ExperimentConfig, run_experiment, write_report
 from invtransfer.experiments.demo import demo_config
+from invtransfer.experiments.report import method_table
 from invtransfer.generative.checkpoint import latest_numbered
 
 SMALL = [
@@ -149,3 +151,15 @@ def test_the_train_munit_command_trains_a_generator_for_git(tmp_path, capsys):
     config = small_config('methods=["ce_drs+git"]', f"git.generator='{out}'")
     run_experiment(config, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "munit-seed0").exists()  # the given generator was used
+
+
+def test_the_report_table_averages_seeds_and_keeps_empty_groups_nan():
+    def run(seed: int, balanced: float) -> dict:
+        accuracy = {"balanced": balanced, "many": 1.0, "medium": 0.5, "few": float("nan")}
+        return {"method": "ce", "seed": seed, "accuracy": accuracy}
+
+    table = method_table([run(0, 0.5), run(1, 0.7)], ["ce", "focal"])
+    assert list(table) == ["ce"]  # methods that did not run are left out
+    mean, spread = table["ce"]["balanced_accuracy"]
+    assert mean == pytest.approx(0.6) and spread == pytest.approx(0.1414, abs=1e-4)
+    assert all(math.isnan(v) for v in table["ce"]["few"] + table["ce"]["mean_ekld"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import shutil
 import statistics
 from pathlib import Path
@@ -80,15 +81,17 @@ def method_table(
         by_method.setdefault(run["method"], []).append(summary_rows(run))
     by_method = {method: rows for method, rows in by_method.items() if rows}
     return {
-        method: {
-            column: (
-                statistics.fmean(row[column] for row in rows),
-                statistics.stdev(row[column] for row in rows) if len(rows) > 1 else 0.0,
-            )
-            for column in COLUMNS
-        }
+        method: {column: _mean_spread([row[column] for row in rows]) for column in COLUMNS}
         for method, rows in by_method.items()
     }
+
+
+def _mean_spread(values: list[float]) -> tuple[float, float]:
+    """Mean and standard deviation (0 for one value; NaN if any value is, e.g. the accuracy
+    of an empty shot group)."""
+    if any(math.isnan(v) for v in values):
+        return math.nan, math.nan
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def _write_csv(path: Path, runs: list[dict[str, Any]]) -> None:
