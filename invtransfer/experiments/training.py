@@ -167,7 +167,6 @@ def _batch_order(power: Schedule | None, labels: Tensor, seed: int) -> Callable[
 
 def _save(folder: Path, epoch: int, model: nn.Module, optimizer, schedule) -> None:
     optimizer_tensors, optimizer_document = optimizer_to_files(optimizer.state_dict())
-    _, schedule_document = optimizer_to_files(schedule.state_dict())
     write_folder(
         folder / f"epoch-{epoch:04d}",
         {"model": model.state_dict(), "optimizer": optimizer_tensors},
@@ -175,7 +174,7 @@ def _save(folder: Path, epoch: int, model: nn.Module, optimizer, schedule) -> No
             "training": {
                 "epoch": epoch,
                 "optimizer": optimizer_document,
-                "schedule": schedule_document,
+                "schedule": schedule.state_dict(),  # plain numbers: JSON as it is
             }
         },
     )
@@ -192,6 +191,6 @@ def _resume(folder: Path, model: nn.Module, optimizer, schedule) -> int:
     optimizer.load_state_dict(
         optimizer_from_files(read_tensors(latest, "optimizer"), training["optimizer"])
     )
-    schedule.load_state_dict(optimizer_from_files({}, training["schedule"]))
+    schedule.load_state_dict(training["schedule"])
     log.info("resumed from %s", latest)
     return int(training["epoch"])
