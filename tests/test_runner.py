@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import torch
 from conftest import ROOT
 from safetensors.torch import load_file
 
@@ -53,6 +54,24 @@ def test_an_experiment_trains_evaluates_and_reports_every_method(tmp_path):
     summary = (report / "summary.md").read_text()
     assert "| ce_drs+git |" in summary and "ce_drs+git vs ce_drs: tail eKLD" in summary
     assert len((report / "metrics.csv").read_text().splitlines()) == 1 + 4
+
+
+def _final_weights(out_dir, key):
+    latest = latest_numbered(out_dir / "runs" / key / "checkpoints", "epoch")
+    return load_file(latest / "model.safetensors")
+
+
+def test_deferred_methods_start_from_plain_ce_and_end_as_if_trained_alone(tmp_path, caplog):
+    deferred = '"ce_drs", "ce_drs+git"'
+    with caplog.at_level("INFO", logger="invtransfer.experiments.training"):
+        run_experiment(small_config(f'methods=["ce", {deferred}]'), tmp_path / "a", False)
+    assert caplog.text.count("starting from plain CE's checkpoint") == 2
+    kept = sorted(p.name for p in (tmp_path / "a/runs/ce-seed0/checkpoints").iterdir())
+    assert kept == ["epoch-0002", "epoch-0003"]  # the defer epoch and the last
+    run_experiment(small_config(f"methods=[{deferred}]"), tmp_path / "b", progress=False)
+    for key in ("ce_drs-seed0", "ce_drs+git-seed0"):
+        forked, alone = _final_weights(tmp_path / "a", key), _final_weights(tmp_path / "b", key)
+        assert all(torch.equal(forked[name], alone[name]) for name in alone), key
 
 
 def test_finished_runs_are_read_back_and_another_config_is_refused(tmp_path):

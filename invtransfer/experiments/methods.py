@@ -2,7 +2,9 @@
 
 A method is a loss plus a sampling schedule (the power ``q`` of ``n_c ** q`` per epoch, or
 plain shuffling), and optionally GIT on top. Deferred methods (DRS, DRW, LDAM-DRW) switch at
-``defer_epoch``, the first learning-rate step in the paper; GIT starts there too.
+``defer_epoch``, the first learning-rate step in the paper; GIT starts there too. Until then
+CE+DRS and the GIT variants of CE and CE+DRS train exactly as plain CE (ERM) does, so a runner
+can start them from ERM's checkpoint at ``defer_epoch`` instead of training those epochs again.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ METHODS: dict[str, _Recipe] = {
 use effective-number weights (beta 0.9999), LDAM a largest margin of 0.5 and scale 30,
 focal gamma 1, logit adjustment tau 1; RS and DRS draw class-balanced batches (q = 0)."""
 
+_ERM_UNTIL_DEFER = frozenset({"ce", "ce_drs"})
+"""Methods whose loss and batches equal plain CE's before ``defer_epoch``. DRW is not among
+them: its weights are all 1 then, but the weighted loss rounds differently."""
+
 
 @dataclass(frozen=True)
 class MethodParts:
@@ -62,6 +68,9 @@ class MethodParts:
     shuffling."""
     git: bool
     """Whether to add `GenerativeAugment` (starting at ``defer_epoch``)."""
+    erm_until_defer: bool
+    """Whether the method trains bit for bit as plain CE until ``defer_epoch``: the same
+    loss, a plain shuffle (instance-balanced epochs are shuffles) and no GIT yet."""
 
 
 def method_parts(name: str, class_counts: Counts, defer_epoch: int) -> MethodParts:
@@ -69,8 +78,8 @@ def method_parts(name: str, class_counts: Counts, defer_epoch: int) -> MethodPar
 
     Examples:
         >>> parts = method_parts("ce_drs+git", [100, 10], defer_epoch=30)
-        >>> parts.sampling_power(29), parts.sampling_power(30), parts.git
-        (1.0, 0.0, True)
+        >>> parts.sampling_power(29), parts.sampling_power(30), parts.git, parts.erm_until_defer
+        (1.0, 0.0, True, True)
         >>> type(method_parts("ldam_drw", [100, 10], 30).loss).__name__
         'LDAMLoss'
     """
@@ -81,4 +90,4 @@ def method_parts(name: str, class_counts: Counts, defer_epoch: int) -> MethodPar
             f"received {name!r}"
         )
     loss, power = METHODS[base](class_counts, defer_epoch)
-    return MethodParts(loss, power, git)
+    return MethodParts(loss, power, git, base in _ERM_UNTIL_DEFER)

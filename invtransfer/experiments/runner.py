@@ -4,7 +4,9 @@ The output folder holds the resolved config (``config.json``), a generator per s
 method uses GIT and none was given (``munit-seed{S}/``), one folder per run
 (``runs/{method}-seed{S}/``, with its checkpoints and ``metrics.json``) and the report
 (``report/``). Everything resumes: a finished run is read back, an unfinished one continues
-from its last epoch, the generator from its last checkpoint.
+from its last epoch, the generator from its last checkpoint. Plain CE trains first, and the
+methods that train as CE until the defer epoch (CE+DRS, the GIT variants) start from its
+checkpoint there, which saves those epochs and changes no result.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ __all__ = ["load_run", "run_experiment"]
 
 log = logging.getLogger(__name__)
 
+_ERM = "ce"
+"""Trained first for each seed: deferred methods start from its checkpoint at the defer
+epoch (see `train_run`)."""
+
 
 def run_experiment(
     config: ExperimentConfig, out_dir: str | Path, progress: bool = True
@@ -54,10 +60,12 @@ def run_experiment(
             generator = _generator(
                 config, data, out_dir / f"munit-seed{seed}", seed, device, progress
             )
-        for method in config.methods:
+        runs = out_dir / "runs"
+        erm_run = runs / f"{_ERM}-seed{seed}" if _ERM in config.methods else None
+        for method in sorted(config.methods, key=lambda name: name != _ERM):  # CE first
             key = f"{method}-seed{seed}"
             results[key] = _run(
-                config, data, method, seed, out_dir / "runs" / key, generator, device, progress
+                config, data, method, seed, runs / key, generator, device, progress, erm_run
             )
     write_report(out_dir)
     return results
@@ -93,12 +101,13 @@ def _run(
     generator: MUNITGenerator | None,
     device: torch.device,
     progress: bool,
+    erm_run: Path | None,
 ) -> dict[str, Any]:
     metrics_path = run_dir / "metrics.json"
     if metrics_path.is_file():
         log.info("%s: finished before, reading %s", run_dir.name, metrics_path)
         return json.loads(metrics_path.read_text())
-    model = train_run(config, data, method, seed, run_dir, generator, device, progress)
+    model = train_run(config, data, method, seed, run_dir, generator, device, progress, erm_run)
     metrics = {
         "method": method,
         "seed": seed,

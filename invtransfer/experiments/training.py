@@ -4,11 +4,19 @@ Every random draw is a function of ``(seed, epoch)``: the batch order, the class
 draws and GIT's translations. A checkpoint (model, optimizer, schedule, epoch) is written
 atomically after every epoch, so a killed run started again continues from the last
 finished epoch and ends with exactly the weights of an uninterrupted run.
+
+Each run also keeps its checkpoint at the defer epoch, where deferred methods part from plain
+CE. A method that trains exactly as CE until then (CE+DRS, the GIT variants) starts from the
+CE run's checkpoint there when it is given one, and ends with the weights it would have had
+from scratch.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,9 +83,14 @@ def train_run(
     generator: MUNITGenerator | None = None,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    erm_run: str | Path | None = None,
 ) -> nn.Module:
     """Train a classifier on ``data.train`` with ``method``, resuming from the last epoch
     checkpointed in ``run_dir/checkpoints``; return it in eval mode.
+
+    ``erm_run`` is the folder of the plain CE run with the same config and seed. A method
+    that trains as CE until the defer epoch and has no checkpoint of its own starts from that
+    run's checkpoint at the defer epoch, when there is one.
 
     Raises:
         ValueError: ``method`` needs GIT and no ``generator`` was given.
@@ -99,6 +112,8 @@ def train_run(
         ).to(device)
     set_loss_epoch = getattr(loss, "set_epoch", None)  # DRW and LDAM-DRW switch by epoch
     checkpoints = Path(run_dir) / "checkpoints"
+    if erm_run is not None and parts.erm_until_defer:
+        _fork(Path(erm_run) / "checkpoints", checkpoints, train.deferred_start)
     first = _resume(checkpoints, model, optimizer, schedule)
     order = _batch_order(parts.sampling_power, data.train_labels, seed)
     for epoch in tqdm(
@@ -117,7 +132,7 @@ def train_run(
             model, loss, optimizer, data, order(epoch), train.batch_size, augment, device
         )
         schedule.step()
-        _save(checkpoints, epoch + 1, model, optimizer, schedule)
+        _save(checkpoints, epoch + 1, model, optimizer, schedule, train.deferred_start)
         log.info(
             "%s seed %d: epoch %d/%d, train loss %.4f", method, seed, epoch + 1, train.epochs, total
         )
@@ -152,23 +167,30 @@ def _train_epoch(
 
 
 def _batch_order(power: Schedule | None, labels: Tensor, seed: int) -> Callable[[int], Tensor]:
-    """The training indices of each epoch: a shuffle from ``(seed, epoch)``, or class-aware
-    draws with the method's sampling power."""
+    """The training indices of each epoch: a shuffle from ``(seed, epoch)`` (also for epochs
+    of sampling power 1), or class-aware draws with the method's sampling power."""
+
+    def shuffle(epoch: int) -> Tensor:
+        return torch.randperm(len(labels), generator=generator_for(seed, epoch))
+
     if power is None:
-        return lambda epoch: torch.randperm(len(labels), generator=generator_for(seed, epoch))
+        return shuffle
     sampler = ClassBalancedSampler(labels, schedule=power, seed=seed)
 
     def draws(epoch: int) -> Tensor:
+        if power(epoch) == 1.0:  # instance-balanced: each image once, as plain CE draws them
+            return shuffle(epoch)
         sampler.set_epoch(epoch)
         return torch.as_tensor(list(sampler))
 
     return draws
 
 
-def _save(folder: Path, epoch: int, model: nn.Module, optimizer, schedule) -> None:
+def _save(folder: Path, epoch: int, model: nn.Module, optimizer, schedule, defer: int) -> None:
+    """Write the checkpoint of ``epoch``; keep it and the one at the defer epoch only."""
     optimizer_tensors, optimizer_document = optimizer_to_files(optimizer.state_dict())
     write_folder(
-        folder / f"epoch-{epoch:04d}",
+        folder / _epoch_name(epoch),
         {"model": model.state_dict(), "optimizer": optimizer_tensors},
         {
             "training": {
@@ -178,7 +200,23 @@ def _save(folder: Path, epoch: int, model: nn.Module, optimizer, schedule) -> No
             }
         },
     )
-    prune_numbered(folder, "epoch", keep=1)
+    prune_numbered(folder, "epoch", keep=1, spare=_epoch_name(defer))
+
+
+def _epoch_name(epoch: int) -> str:
+    return f"epoch-{epoch:04d}"
+
+
+def _fork(erm_checkpoints: Path, checkpoints: Path, defer: int) -> None:
+    """Copy CE's checkpoint at the defer epoch into an empty ``checkpoints`` folder."""
+    source = erm_checkpoints / _epoch_name(defer)
+    if latest_numbered(checkpoints, "epoch") is not None or not source.is_dir():
+        return
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{source.name}.partial-", dir=checkpoints))
+    shutil.copytree(source, staging, dirs_exist_ok=True)
+    os.replace(staging, checkpoints / source.name)
+    log.info("starting from plain CE's checkpoint %s", source)
 
 
 def _resume(folder: Path, model: nn.Module, optimizer, schedule) -> int:

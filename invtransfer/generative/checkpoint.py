@@ -91,12 +91,13 @@ def latest_numbered(folder: str | Path, stem: str) -> Path | None:
     return numbered[-1] if numbered else None
 
 
-def prune_numbered(folder: str | Path, stem: str, keep: int) -> None:
-    """Delete all but the newest ``keep`` ``folder/STEM-NNNN``, and any partial folders a
-    killed process left behind."""
+def prune_numbered(folder: str | Path, stem: str, keep: int, spare: str | None = None) -> None:
+    """Delete all but the newest ``keep`` ``folder/STEM-NNNN`` (and the one named ``spare``),
+    and any partial folders a killed process left behind."""
     folder = Path(folder)
     for old in _numbered(folder, stem)[:-keep]:
-        shutil.rmtree(old)
+        if old.name != spare:
+            shutil.rmtree(old)
     for partial in folder.glob(f".{stem}-*.partial-*"):
         shutil.rmtree(partial, ignore_errors=True)
 
