@@ -30,6 +30,7 @@ FAMILIES = {
     "rotation_bicubic": lambda: T.Rotation(degrees=(-90, 90), interpolation="bicubic"),
     "affine": lambda: T.Affine(degrees=20, translate=0.1, scale=(0.8, 1.2), shear=10),
     "hflip": lambda: T.HorizontalFlip(),
+    "crop": lambda: T.RandomCrop(padding=4),
     "background": lambda: T.BackgroundIntensity(),
     "brightness": lambda: T.Brightness(),
     "contrast": lambda: T.Contrast(),

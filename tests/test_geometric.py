@@ -1,4 +1,4 @@
-"""Rotation, Affine and HorizontalFlip against torchvision and exact cases."""
+"""Rotation, Affine, RandomCrop and HorizontalFlip against torchvision and exact cases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from conftest import images, seeded
 from torchvision.transforms.v2 import functional as TF
 
-from invtransfer.transforms import Affine, HorizontalFlip, Params, Rotation
+from invtransfer.transforms import Affine, HorizontalFlip, Params, RandomCrop, Rotation
 
 
 def affine_params(angle=0.0, translate=(0.0, 0.0), scale=1.0, shear=(0.0, 0.0)) -> Params:
@@ -84,6 +84,23 @@ def test_horizontal_flip_mirrors_only_flagged_images():
 def test_flip_probability_is_respected():
     flips = HorizontalFlip(p=0.2).sample(20_000, generator=seeded()).flip
     assert abs(flips.float().mean().item() - 0.2) < 0.015
+
+
+def test_random_crop_matches_torchvision_pad_then_crop_at_each_offset():
+    x = images(3, 3, 8)
+    offsets = torch.tensor([[0, 0], [4, 1], [8, 8]])
+    out = RandomCrop(padding=4, fill=0.25).apply(x, Params(offset=offsets))
+    padded = TF.pad(x, [4], fill=0.25)
+    for i, (top, left) in enumerate(offsets.tolist()):
+        assert torch.equal(out[i], TF.crop(padded[i], top, left, 8, 8))
+
+
+def test_random_crop_offsets_cover_every_shift_uniformly():
+    offsets = RandomCrop(padding=2).sample(50_000, generator=seeded()).offset
+    shares = torch.bincount(offsets.flatten(), minlength=5) / offsets.numel()
+    assert (shares - 1 / 5).abs().max() < 0.01
+    with pytest.raises(ValueError, match="padding: expected an int >= 0, received -1"):
+        RandomCrop(padding=-1)
 
 
 def test_rotation_angles_cover_the_range_uniformly():

@@ -22,7 +22,7 @@ from invtransfer.transforms.adapters import (
 )
 from invtransfer.transforms.base import TransformFamily, Views
 from invtransfer.transforms.compose import Compose, RandomApply, RandomChoice
-from invtransfer.transforms.geometric import Affine, HorizontalFlip, Rotation
+from invtransfer.transforms.geometric import Affine, HorizontalFlip, RandomCrop, Rotation
 from invtransfer.transforms.morphology import Morphology, dilate_or_erode
 from invtransfer.transforms.params import Params
 from invtransfer.transforms.photometric import (
@@ -48,6 +48,7 @@ __all__ = [
     "Params",
     "RandomApply",
     "RandomChoice",
+    "RandomCrop",
     "Rotation",
     "Saturation",
     "TorchvisionFamily",

@@ -1,4 +1,4 @@
-"""Geometric nuisances: rotation, affine warps and flips, per sample in one batched call.
+"""Geometric nuisances: rotation, affine warps, crops and flips, per sample in one batched call.
 
 Every warp is one sampling grid and one ``grid_sample`` for the whole batch. Angles are in
 degrees, positive counter-clockwise as displayed (torchvision's convention); translations are
@@ -18,7 +18,7 @@ from invtransfer.transforms._ranges import as_number, as_range, bernoulli, unifo
 from invtransfer.transforms.base import TransformFamily
 from invtransfer.transforms.params import Params
 
-__all__ = ["Affine", "HorizontalFlip", "Rotation"]
+__all__ = ["Affine", "HorizontalFlip", "RandomCrop", "Rotation"]
 
 _INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
@@ -191,6 +191,50 @@ class HorizontalFlip(TransformFamily):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class RandomCrop(TransformFamily):
+    """Pad each image by ``padding`` pixels of ``fill`` on every side and crop it back to its
+    size at a random offset: the CIFAR recipe's ``RandomCrop(32, padding=4)``, per image.
+
+    The whole batch is one padding and one gather; the offset ``(top, left)`` is drawn
+    uniformly from ``0..2 * padding`` on each axis, and ``(padding, padding)`` is the identity.
+
+    Examples:
+        >>> family = RandomCrop(padding=1)
+        >>> x = torch.arange(9.0).reshape(1, 1, 3, 3) / 9
+        >>> shifted = family.apply(x, Params(offset=torch.tensor([[0, 2]])))  # up-right corner
+        >>> (shifted * 9).round().squeeze().tolist()
+        [[0.0, 0.0, 0.0], [1.0, 2.0, 0.0], [4.0, 5.0, 0.0]]
+    """
+
+    geometric = True
+
+    def __init__(self, padding: int = 4, fill: float = 0.0) -> None:
+        super().__init__()
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding: expected an int >= 0, received {padding!r}")
+        self.padding = padding
+        self.fill = as_number("fill", fill, (0.0, 1.0))
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        offset = torch.randint(2 * self.padding + 1, (n, 2), generator=generator, device=device)
+        return Params(offset=offset)
+
+    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
+        return Params(offset=torch.full((n, 2), self.padding, dtype=torch.long, device=device))
+
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
+        n, _, height, width = x.shape
+        padded = F.pad(x, [self.padding] * 4, value=self.fill).permute(0, 2, 3, 1)
+        rows = params.offset[:, :1] + torch.arange(height, device=x.device)  # (N, H)
+        cols = params.offset[:, 1:] + torch.arange(width, device=x.device)  # (N, W)
+        images = torch.arange(n, device=x.device)[:, None, None]
+        crops = padded[images, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+        return crops.permute(0, 3, 1, 2).contiguous()
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, fill={self.fill}"
 
 
 def _rotation(degrees: Tensor) -> Tensor:
