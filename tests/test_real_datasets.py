@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
 import torch
+from conftest import ROOT
 from data_files import real_data
 
+from invtransfer.cli import main
 from invtransfer.data import cifar_lt, longtail_counts, mnist_lt
 
 
@@ -51,3 +54,25 @@ def test_cifar10_lt_holds_a_balanced_val_set_out_first(cifar10_folder):
     assert splits.class_counts[0] == 4980  # the largest class that remains
     in_train = splits.train.dataset.indices  # the Subset of images left after the hold-out
     assert not set(splits.val.indices.tolist()) & set(in_train)
+
+
+def test_the_cifar10_lt_config_trains_end_to_end_with_crop_and_flip(cifar10_folder, tmp_path):
+    settings = [
+        "data.options={ imbalance_ratio = 10.0, max_count = 50 }",
+        'model.name="small_cnn"',
+        "train.epochs=2",
+        "train.warmup_epochs=1",
+        "train.milestones=[1]",
+        'methods=["ce", "ce_drs"]',
+        "seeds=[0]",
+    ]
+    overrides = [item for setting in settings for item in ("--set", setting)]
+    out, config = tmp_path / "run", ROOT / "configs/cifar10_lt.toml"
+    main(["train", str(config), "--data-root", str(cifar10_folder), *overrides,
+          "--out", str(out), "--no-progress"])  # fmt: skip
+    metrics = json.loads((out / "runs/ce_drs-seed0/metrics.json").read_text())
+    expected = longtail_counts("exponential", 10, 50, imbalance_ratio=10.0)
+    assert metrics["class_counts"] == expected.tolist()
+    assert "invariance" not in metrics  # CIFAR has no nuisance family
+    assert 0.1 <= metrics["accuracy"]["balanced"] <= 1  # on the full balanced test set
+    assert (out / "report" / "summary.md").is_file()

@@ -74,6 +74,27 @@ def test_deferred_methods_start_from_plain_ce_and_end_as_if_trained_alone(tmp_pa
         assert all(torch.equal(forked[name], alone[name]) for name in alone), key
 
 
+def test_crop_flip_augmentation_changes_training_and_replays_exactly(tmp_path):
+    plain = small_config('methods=["ce"]', "train.epochs=1")
+    augmented = plain.with_overrides(['train.augmentation="crop_flip"'])
+    for name, config in (("plain", plain), ("a", augmented), ("b", augmented)):
+        run_experiment(config, tmp_path / name, progress=False)
+    weights = {name: _final_weights(tmp_path / name, "ce-seed0") for name in ("plain", "a", "b")}
+    assert all(torch.equal(weights["a"][k], weights["b"][k]) for k in weights["a"])
+    assert not all(torch.equal(weights["a"][k], weights["plain"][k]) for k in weights["a"])
+    with pytest.raises(ValueError, match=r"train.augmentation: expected one of \['crop'"):
+        run_experiment(plain.with_overrides(["train.augmentation=jitter"]), tmp_path / "c")
+
+
+def test_a_run_folder_from_before_a_new_setting_still_resumes(tmp_path):
+    config = small_config('methods=["ce"]', "train.epochs=1")
+    run_experiment(config, tmp_path, progress=False)
+    written = json.loads((tmp_path / "config.json").read_text())
+    del written["train"]["augmentation"]  # as a folder written before the setting existed
+    (tmp_path / "config.json").write_text(json.dumps(written))
+    assert run_experiment(config, tmp_path, progress=False)["ce-seed0"]["seed"] == 0
+
+
 def test_finished_runs_are_read_back_and_another_config_is_refused(tmp_path):
     config = small_config('methods=["ce"]')
     first = run_experiment(config, tmp_path, progress=False)

@@ -40,7 +40,8 @@ class DataConfig:
         recipe: a recipe of `invtransfer.data` by name (``"mnist_lt"``, ``"k49_lt"``,
             ``"cifar_lt"``, ...) or ``"glyphs_lt"`` (embedded; needs no files).
         root: where the recipe's files are (``--data-root``); unused by ``glyphs_lt``.
-        variant: the nuisance every image carries (``"rot"``, ``"bg"``, ``"dil"``) or none.
+        variant: the nuisance every image carries (``"rot"``, ``"bg"``, ``"dil"``), or
+            ``None`` (``"none"`` in a file, where TOML has no null) for RGB recipes.
         options: further keyword arguments of the recipe (``max_count``, ``alpha``, ...).
     """
 
@@ -48,6 +49,10 @@ class DataConfig:
     root: str | None = None
     variant: str | None = "bg"
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.variant == "none":
+            self.variant = None
 
 
 @dataclass
@@ -65,6 +70,10 @@ class TrainConfig:
     Args:
         defer_epoch: where deferred methods (DRS, DRW, LDAM-DRW) and GIT switch on; by
             default the first milestone.
+        augmentation: a training-time augmentation of every batch, by name:
+            ``"crop_flip"`` is the CIFAR recipe (pad by 4, random crop, horizontal flip),
+            ``"crop"`` the same without the flip; ``None`` (``"none"`` in a file) uses the
+            images as they are.
     """
 
     epochs: int = 50
@@ -76,6 +85,11 @@ class TrainConfig:
     milestones: list[int] = field(default_factory=lambda: [30, 40])
     gamma: float = 0.01
     defer_epoch: int | None = None
+    augmentation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.augmentation == "none":
+            self.augmentation = None
 
     @property
     def deferred_start(self) -> int:

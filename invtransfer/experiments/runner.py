@@ -140,10 +140,11 @@ def _generator(
 
 
 def _claim(out_dir: Path, config: ExperimentConfig) -> None:
-    """Write ``config.json``, or check that the one there is this config."""
+    """Write ``config.json``, or check that the one there is this config (settings added to
+    the library since it was written count as their defaults)."""
     path = out_dir / "config.json"
     document = json.dumps(config.to_dict(), indent=1)
-    if path.is_file() and json.loads(path.read_text()) != config.to_dict():
+    if path.is_file() and ExperimentConfig.from_dict(json.loads(path.read_text())) != config:
         raise ValueError(
             f"{out_dir}: holds runs of another config ({path}); choose another output folder "
             f"or delete it to start again"

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -42,8 +42,9 @@ from invtransfer.generative.checkpoint import (
 )
 from invtransfer.models import resnet20, resnet32, small_cnn
 from invtransfer.sampling import ClassBalancedSampler, Schedule
+from invtransfer.transforms import Compose, HorizontalFlip, RandomCrop, TransformFamily
 
-__all__ = ["MODELS", "build_model", "train_run"]
+__all__ = ["AUGMENTATIONS", "MODELS", "build_model", "train_run"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,17 @@ MODELS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "small_cnn": lambda classes, channels, size: small_cnn(classes, channels, size),
 }
 """Classifiers by name, built from ``(num_classes, channels, image size)``."""
+
+AUGMENTATIONS: dict[str, Callable[[], TransformFamily]] = {
+    "crop": lambda: RandomCrop(padding=4),
+    "crop_flip": lambda: Compose([RandomCrop(padding=4), HorizontalFlip()]),
+}
+"""Training-time augmentations by name (``train.augmentation``): ``crop_flip`` is the CIFAR
+recipe (pad by 4, crop back at random, flip left-right half the time), ``crop`` the same
+without the flip (for traffic signs, where a flip changes the class). Each batch's draws
+come from ``(seed, epoch, batch)``."""
+
+_AUGMENTATION_STREAM = 2  # draws from (seed, 2, epoch, batch), apart from GIT's (seed, 0, ...)
 
 
 def build_model(
@@ -110,6 +122,7 @@ def train_run(
         augment = GenerativeAugment(
             generator, config.git.fraction, start_epoch=train.deferred_start, seed=seed
         ).to(device)
+    augmentation = _augmentation(train.augmentation)
     set_loss_epoch = getattr(loss, "set_epoch", None)  # DRW and LDAM-DRW switch by epoch
     checkpoints = Path(run_dir) / "checkpoints"
     if erm_run is not None and parts.erm_until_defer:
@@ -128,9 +141,8 @@ def train_run(
             set_loss_epoch(epoch)
         if augment is not None:
             augment.set_epoch(epoch)
-        total = _train_epoch(
-            model, loss, optimizer, data, order(epoch), train.batch_size, augment, device
-        )
+        batches = _batches(data, order(epoch), train.batch_size, augmentation, seed, epoch, device)
+        total = _train_epoch(model, loss, optimizer, batches, augment)
         schedule.step()
         _save(checkpoints, epoch + 1, model, optimizer, schedule, train.deferred_start)
         log.info(
@@ -139,30 +151,56 @@ def train_run(
     return model.eval()
 
 
+def _augmentation(name: str | None) -> TransformFamily | None:
+    if name is None:
+        return None
+    if name not in AUGMENTATIONS:
+        raise ValueError(
+            f"train.augmentation: expected one of {sorted(AUGMENTATIONS)} or None, "
+            f"received {name!r}"
+        )
+    return AUGMENTATIONS[name]()
+
+
+def _batches(
+    data: ExperimentData,
+    order: Tensor,
+    batch_size: int,
+    augmentation: TransformFamily | None,
+    seed: int,
+    epoch: int,
+    device: torch.device | str,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """The float images (in [0, 1]) and labels of each batch of ``order`` on ``device``,
+    augmented with draws from ``(seed, epoch, batch)``; single-image batches are left out
+    (batch norm cannot train on one image)."""
+    for index, batch in enumerate(order.split(batch_size)):
+        if len(batch) < 2:
+            continue
+        x = data.train_images[batch].to(device).float().div_(255)
+        if augmentation is not None:
+            draws = generator_for(seed, _AUGMENTATION_STREAM, epoch, index, device=x.device)
+            x = augmentation(x, generator=draws)
+        yield x, data.train_labels[batch].to(device)
+
+
 def _train_epoch(
     model: nn.Module,
     loss: nn.Module,
     optimizer: torch.optim.Optimizer,
-    data: ExperimentData,
-    order: Tensor,
-    batch_size: int,
+    batches: Iterator[tuple[Tensor, Tensor]],
     augment: GenerativeAugment | None,
-    device: torch.device | str,
 ) -> float:
-    """One pass over the batches of ``order``; returns the mean training loss."""
+    """One pass over ``batches``; returns the mean training loss."""
     total, seen = 0.0, 0
-    for batch in order.split(batch_size):
-        if len(batch) < 2:  # batch norm cannot train on a single image
-            continue
-        x = data.train_images[batch].to(device).float().div_(255)
-        y = data.train_labels[batch].to(device)
+    for x, y in batches:
         if augment is not None:
             x, y, _ = augment(x, y)
         value = loss(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
-        total, seen = total + value.item() * len(batch), seen + len(batch)
+        total, seen = total + value.item() * len(y), seen + len(y)
     return total / max(seen, 1)
 
 
