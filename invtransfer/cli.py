@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _curve(args)
     if args.command == "train-munit":
         return _train_munit(args)
+    from invtransfer._distributed import process_group_from_env, rank_and_world
     from invtransfer.experiments import ExperimentConfig, run_experiment
     from invtransfer.experiments.demo import demo_config
 
@@ -125,8 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.out or Path("runs") / config.name
     if args.device is not None:
         config = config.with_overrides([f"device={args.device!r}"])
-    run_experiment(config, out, progress=not args.no_progress)
-    return _print_report(out)
+    with process_group_from_env():  # under torchrun: one rank per process
+        first_rank = rank_and_world()[0] == 0
+        run_experiment(config, out, progress=not args.no_progress and first_rank)
+    return _print_report(out) if first_rank else 0
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:

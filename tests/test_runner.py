@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -168,6 +169,42 @@ def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
     metrics = [(r / "metrics.json").read_text() for r in runs]
     assert metrics[0] == metrics[1]
+
+
+def test_the_train_command_runs_under_torchrun_on_two_cpu_processes(tmp_path):
+    config_path, out = tmp_path / "experiment.toml", tmp_path / "out"
+    _write_config(config_path, 'methods=["ce", "ce_drs+git"]', 'train.augmentation="crop_flip"')
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command = [*torchrun, "-m", "invtransfer", "train", str(config_path), "--out", str(out)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("| ce_drs+git |") == 1  # rank 0 alone prints the summary
+    for key in ("ce-seed0", "ce_drs+git-seed0"):
+        metrics = json.loads((out / "runs" / key / "metrics.json").read_text())
+        assert 0 <= metrics["accuracy"]["balanced"] <= 1
+    generator = latest_numbered(out / "munit-seed0" / "checkpoints", "iter")
+    assert json.loads((generator / "training.json").read_text())["world_size"] == 2
+
+
+def test_each_rank_trains_on_its_share_of_the_one_process_batch(monkeypatch):
+    from invtransfer.experiments import training
+    from invtransfer.experiments.datasets import load_data
+
+    config = small_config('train.augmentation="crop_flip"')
+    data, order = load_data(config.data), torch.randperm(60, generator=torch.Generator())
+    augmentation = training.AUGMENTATIONS["crop_flip"]()
+
+    def batches(rank: int, world: int) -> list:
+        monkeypatch.setattr(training, "rank_and_world", lambda: (rank, world))
+        return list(training._batches(data, order, 16, augmentation, 0, 3, "cpu"))
+
+    whole = batches(0, 1)
+    shares = [batches(rank, 2) for rank in (0, 1)]
+    assert len(whole) == len(shares[0]) == len(shares[1]) == 4
+    for (x, y), (x0, y0), (x1, y1) in zip(whole, *shares, strict=True):
+        assert torch.equal(x[0::2], x0) and torch.equal(x[1::2], x1)
+        assert torch.equal(y[0::2], y0) and torch.equal(y[1::2], y1)
 
 
 def test_the_curve_command_measures_a_trained_run(tmp_path, capsys):

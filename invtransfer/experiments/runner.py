@@ -7,6 +7,9 @@ method uses GIT and none was given (``munit-seed{S}/``), one folder per run
 from its last epoch, the generator from its last checkpoint. Plain CE trains first, and the
 methods that train as CE until the defer epoch (CE+DRS, the GIT variants) start from its
 checkpoint there, which saves those epochs and changes no result.
+
+Under ``torchrun`` every rank calls `run_experiment`: training and the invariance curves are
+shared out between the ranks, and rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from invtransfer._distributed import barrier, rank_and_world
 from invtransfer.experiments.config import ExperimentConfig
 from invtransfer.experiments.datasets import ExperimentData, load_data
 from invtransfer.experiments.evaluation import evaluate_run
@@ -67,7 +71,8 @@ def run_experiment(
             results[key] = _run(
                 config, data, method, seed, runs / key, generator, device, progress, erm_run
             )
-    write_report(out_dir)
+    if rank_and_world()[0] == 0:
+        write_report(out_dir)
     return results
 
 
@@ -114,7 +119,9 @@ def _run(
         "class_counts": data.class_counts.tolist(),
         **evaluate_run(model, data, config.evaluation, seed, progress),
     }
-    _write_atomically(metrics_path, json.dumps(metrics, indent=1))
+    if rank_and_world()[0] == 0:
+        _write_atomically(metrics_path, json.dumps(metrics, indent=1))
+    barrier()
     return metrics
 
 
@@ -149,8 +156,10 @@ def _claim(out_dir: Path, config: ExperimentConfig) -> None:
             f"{out_dir}: holds runs of another config ({path}); choose another output folder "
             f"or delete it to start again"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, document)
+    if rank_and_world()[0] == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, document)
+    barrier()
 
 
 def _write_atomically(path: Path, text: str) -> None:

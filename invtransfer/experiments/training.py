@@ -9,6 +9,11 @@ Each run also keeps its checkpoint at the defer epoch, where deferred methods pa
 CE. A method that trains exactly as CE until then (CE+DRS, the GIT variants) starts from the
 CE run's checkpoint there when it is given one, and ends with the weights it would have had
 from scratch.
+
+Under ``torchrun`` (an initialised process group) the model is wrapped in
+``DistributedDataParallel`` and each rank trains on every ``world``-th image of each batch
+(the batch size stays global), with the batch's augmentation drawn once for the whole batch;
+rank 0 writes the checkpoints.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._seeding import derive_seed, generator_for
 from invtransfer.experiments.config import ExperimentConfig
 from invtransfer.experiments.datasets import ExperimentData
@@ -107,7 +114,7 @@ def train_run(
     Raises:
         ValueError: ``method`` needs GIT and no ``generator`` was given.
     """
-    train = config.train
+    train, (rank, world) = config.train, rank_and_world()
     parts = method_parts(method, data.class_counts, train.deferred_start)
     model = build_model(config.model.name, data.num_classes, data.image_shape, seed).to(device)
     loss = parts.loss.to(device)
@@ -119,15 +126,18 @@ def train_run(
     if parts.git:
         if generator is None:
             raise ValueError(f"generator: method {method!r} needs a generator, received None")
+        own_seed = seed if world == 1 else derive_seed(seed, rank)  # each rank its own draws
         augment = GenerativeAugment(
-            generator, config.git.fraction, start_epoch=train.deferred_start, seed=seed
+            generator, config.git.fraction, start_epoch=train.deferred_start, seed=own_seed
         ).to(device)
     augmentation = _augmentation(train.augmentation)
     set_loss_epoch = getattr(loss, "set_epoch", None)  # DRW and LDAM-DRW switch by epoch
     checkpoints = Path(run_dir) / "checkpoints"
-    if erm_run is not None and parts.erm_until_defer:
+    if erm_run is not None and parts.erm_until_defer and rank == 0:
         _fork(Path(erm_run) / "checkpoints", checkpoints, train.deferred_start)
+    barrier()
     first = _resume(checkpoints, model, optimizer, schedule)
+    trained = DistributedDataParallel(model) if world > 1 else model
     order = _batch_order(parts.sampling_power, data.train_labels, seed)
     for epoch in tqdm(
         range(first, train.epochs),
@@ -142,12 +152,14 @@ def train_run(
         if augment is not None:
             augment.set_epoch(epoch)
         batches = _batches(data, order(epoch), train.batch_size, augmentation, seed, epoch, device)
-        total = _train_epoch(model, loss, optimizer, batches, augment)
+        total = _train_epoch(trained, loss, optimizer, batches, augment)
         schedule.step()
-        _save(checkpoints, epoch + 1, model, optimizer, schedule, train.deferred_start)
+        if rank == 0:
+            _save(checkpoints, epoch + 1, model, optimizer, schedule, train.deferred_start)
         log.info(
             "%s seed %d: epoch %d/%d, train loss %.4f", method, seed, epoch + 1, train.epochs, total
         )
+    barrier()
     return model.eval()
 
 
@@ -171,17 +183,20 @@ def _batches(
     epoch: int,
     device: torch.device | str,
 ) -> Iterator[tuple[Tensor, Tensor]]:
-    """The float images (in [0, 1]) and labels of each batch of ``order`` on ``device``,
-    augmented with draws from ``(seed, epoch, batch)``; single-image batches are left out
-    (batch norm cannot train on one image)."""
+    """This rank's share (every ``world``-th image) of each batch of ``order`` on ``device``:
+    float images in [0, 1], augmented with draws for the whole batch from ``(seed, epoch,
+    batch)``, and labels. Batches that would leave a rank one image are left out (batch norm
+    cannot train on one)."""
+    rank, world = rank_and_world()
     for index, batch in enumerate(order.split(batch_size)):
-        if len(batch) < 2:
+        if len(batch) < 2 * world:
             continue
-        x = data.train_images[batch].to(device).float().div_(255)
+        mine = batch[rank::world]
+        x = data.train_images[mine].to(device).float().div_(255)
         if augmentation is not None:
             draws = generator_for(seed, _AUGMENTATION_STREAM, epoch, index, device=x.device)
-            x = augmentation(x, generator=draws)
-        yield x, data.train_labels[batch].to(device)
+            x = augmentation.apply(x, augmentation.sample(len(batch), draws)[rank::world])
+        yield x, data.train_labels[mine].to(device)
 
 
 def _train_epoch(

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
+from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import generator_for
 from invtransfer.generative.checkpoint import (
@@ -121,9 +122,7 @@ class MUNITTrainer:
             for name, optimizer in self.optimizers.items()
         }
         self.iteration = 0
-        self.world_size, self.rank = (
-            (dist.get_world_size(), dist.get_rank()) if _distributed() else (1, 0)
-        )
+        self.rank, self.world_size = rank_and_world()
         self.data_position = {"epoch": 0, "batch": 0}
         """Where the next batch comes from: the epoch of the sampler and batches into it."""
         self._data_order: dict[str, Any] = {"batch_size": None, "balanced": None}
@@ -229,8 +228,7 @@ class MUNITTrainer:
             write_folder(target, self._checkpoint_tensors(), self._checkpoint_documents(losses))
             prune_numbered(self.out_dir / "checkpoints", "iter", keep)
             log.info("iteration %d: checkpoint %s", self.iteration, target)
-        if _distributed():
-            dist.barrier()
+        barrier()
         return target
 
     def load_checkpoint(
@@ -488,10 +486,6 @@ def _average_gradients(module: nn.Module, world_size: int) -> None:
     for grad in grads:
         grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
         offset += grad.numel()
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized()
 
 
 def _check_positive(**values: int) -> None:

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 from tqdm.auto import tqdm
 
+from invtransfer._distributed import rank_and_world
 from invtransfer._seeding import generator_for
 from invtransfer.labels import resolve_labels
 from invtransfer.metrics.measures import (
@@ -104,7 +105,7 @@ def measure_pairs(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: expected an int >= 1, received {batch_size!r}")
-    rank, world = (dist.get_rank(), dist.get_world_size()) if _distributed() else (0, 1)
+    rank, world = rank_and_world()
     mine = torch.arange(rank, len(evaluation.labels), world)
     with _eval_mode(model):
         forward = _Forward(model, features, _model_device(model, device), num_classes)
@@ -208,9 +209,9 @@ def _feature_distance(clean: _Outputs, index: Tensor, features: Tensor | None) -
 
 def _gather(local: PairedOutputs, mine: Tensor, total: int) -> PairedOutputs:
     """Every rank's rows, in image order, on every rank."""
-    if not _distributed():
+    world = rank_and_world()[1]
+    if world == 1:
         return local
-    world = dist.get_world_size()
     width = -(-total // world)
 
     def gather(values: Tensor) -> Tensor:
@@ -282,7 +283,3 @@ def _check_logits(logits: object, rows: int, classes: int) -> None:
         )
     if not torch.isfinite(logits).all():
         raise ValueError("model: expected finite logits, received NaN or infinite values")
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized()

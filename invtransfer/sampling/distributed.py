@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 from torch import Tensor
+
+from invtransfer._distributed import rank_and_world
 
 __all__ = ["Shard", "resolve_replicas"]
 
@@ -27,11 +28,9 @@ def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, i
         >>> resolve_replicas(4, 3)
         (4, 3)
     """
-    initialised = dist.is_available() and dist.is_initialized()
-    if num_replicas is None:
-        num_replicas = dist.get_world_size() if initialised else 1
-    if rank is None:
-        rank = dist.get_rank() if initialised else 0
+    group_rank, group_world = rank_and_world()
+    num_replicas = group_world if num_replicas is None else num_replicas
+    rank = group_rank if rank is None else rank
     if isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1:
         raise ValueError(f"num_replicas: expected an int >= 1, received {num_replicas!r}")
     if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < num_replicas:
