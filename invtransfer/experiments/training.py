@@ -122,14 +122,7 @@ def train_run(
         model.parameters(), train.lr, momentum=train.momentum, weight_decay=train.weight_decay
     )
     schedule = warmup_step_lr(optimizer, train.warmup_epochs, train.milestones, train.gamma)
-    augment = None
-    if parts.git:
-        if generator is None:
-            raise ValueError(f"generator: method {method!r} needs a generator, received None")
-        own_seed = seed if world == 1 else derive_seed(seed, rank)  # each rank its own draws
-        augment = GenerativeAugment(
-            generator, config.git.fraction, start_epoch=train.deferred_start, seed=own_seed
-        ).to(device)
+    augment = _generative_augment(config, method, generator, seed, device) if parts.git else None
     augmentation = _augmentation(train.augmentation)
     set_loss_epoch = getattr(loss, "set_epoch", None)  # DRW and LDAM-DRW switch by epoch
     checkpoints = Path(run_dir) / "checkpoints"
@@ -161,6 +154,25 @@ def train_run(
         )
     barrier()
     return model.eval()
+
+
+def _generative_augment(
+    config: ExperimentConfig,
+    method: str,
+    generator: MUNITGenerator | None,
+    seed: int,
+    device: torch.device | str,
+) -> GenerativeAugment:
+    """GIT from the defer epoch on; each rank of a process group draws its own translations."""
+    if generator is None:
+        raise ValueError(f"generator: method {method!r} needs a generator, received None")
+    rank, world = rank_and_world()
+    return GenerativeAugment(
+        generator,
+        config.git.fraction,
+        start_epoch=config.train.deferred_start,
+        seed=seed if world == 1 else derive_seed(seed, rank),
+    ).to(device)
 
 
 def _augmentation(name: str | None) -> TransformFamily | None:
