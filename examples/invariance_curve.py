@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 from torch import Tensor
 
 from invtransfer.data import LongTailSplits, mnist_lt
@@ -41,19 +40,6 @@ def training_tensors(splits: LongTailSplits) -> tuple[Tensor, Tensor]:
     train = splits.train
     images = torch.stack([train[i][0] for i in range(len(train))])
     return images, torch.as_tensor(train.targets)
-
-
-def save_curve(curve: InvarianceCurve, out: Path) -> list[Path]:
-    """Write the eKLD plot (PNG), the per-class table (CSV) and everything (JSON)."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "curve.png", out / "curve.csv", out / "curve.json"]
-    figure = Figure(figsize=(5, 3.5), layout="tight")  # no pyplot state, no display needed
-    ax = curve.plot("ekld", ax=figure.subplots())
-    ax.set_title("MNIST-ROT-LT: eKLD under rotation, per class")
-    figure.savefig(paths[0], dpi=120)
-    curve.to_csv(paths[1])
-    curve.to_json(paths[2])
-    return paths
 
 
 def log_curve(curve: InvarianceCurve) -> None:
@@ -138,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     log.info("measured in %.0f s", time.perf_counter() - start)
     log_curve(curve)
-    for path in save_curve(curve, args.out):
+    for path in curve.save(args.out / "curve", "MNIST-ROT-LT: eKLD under rotation, per class"):
         log.info("wrote %s", path)
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 import torchvision
-from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -78,18 +77,6 @@ def train(model: nn.Module, train_set: Dataset, args: argparse.Namespace) -> Non
             optimizer.step()
             total, seen = total + loss.item() * len(y), seen + len(y)
         log.info("epoch %d/%d: train loss %.4f", epoch + 1, args.epochs, total / max(seen, 1))
-
-
-def save_curve(curve, out: Path, title: str) -> list[Path]:
-    """Write the eKLD plot (PNG), the per-class table (CSV) and everything (JSON)."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "curve.png", out / "curve.csv", out / "curve.json"]
-    figure = Figure(figsize=(5, 3.5), layout="tight")  # no pyplot state, no display needed
-    curve.plot("ekld", ax=figure.subplots()).set_title(title)
-    figure.savefig(paths[0], dpi=120)
-    curve.to_csv(paths[1])
-    curve.to_json(paths[2])
-    return paths
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -145,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "balanced accuracy (clean) %.3f",
         summary["spearman"], summary["tail_over_head"], summary["balanced_accuracy"],
     )  # fmt: skip
-    for path in save_curve(curve, args.out, f"{args.arch} on Glyphs-LT-DIL: eKLD per class"):
+    for path in curve.save(args.out / "curve", f"{args.arch} on Glyphs-LT-DIL: eKLD per class"):
         log.info("wrote %s", path)
     return summary
 

@@ -152,8 +152,6 @@ def _train_munit(args: argparse.Namespace) -> int:
 
 
 def _curve(args: argparse.Namespace) -> int:
-    from matplotlib.figure import Figure
-
     from invtransfer.experiments import load_run
     from invtransfer.metrics import invariance_curve
 
@@ -166,11 +164,7 @@ def _curve(args: argparse.Namespace) -> int:
         seed=args.seed,
     )  # fmt: skip
     stem = args.run_dir / "runs" / f"{args.method}-seed{args.seed}" / f"curve-K{args.transforms}"
-    curve.to_csv(stem.with_suffix(".csv"))
-    curve.to_json(stem.with_suffix(".json"))
-    figure = Figure(figsize=(5, 3.5), layout="tight")
-    curve.plot("ekld", ax=figure.subplots(), label=args.method)
-    figure.savefig(stem.with_suffix(".png"), dpi=120)
+    curve.save(stem, title=f"{args.method}: eKLD per class")
     print({key: round(value, 4) for key, value in curve.summary("ekld").items()})
     print(f"curve: {stem}.csv/.json/.png")
     return 0

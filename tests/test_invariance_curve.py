@@ -133,6 +133,10 @@ def test_summary_exports_and_comparison(tmp_path):
     assert ((low <= mean + 1e-12) & (mean <= high + 1e-12)).all()
     difference = result.compare(result)["difference"]
     assert difference == [0.0] * CLASSES
+    written = result.save(tmp_path / "saved" / "curve", title="eKLD per class")
+    assert [path.name for path in written] == ["curve.png", "curve.csv", "curve.json"]
+    assert written[1].read_text() == (tmp_path / "curve.csv").read_text()
+    assert written[0].read_bytes().startswith(b"\x89PNG")
 
 
 def test_plot_on_a_log_axis(tmp_path):

@@ -118,6 +118,28 @@ class InvarianceCurve:
         }
         Path(path).write_text(json.dumps(document, indent=2, allow_nan=True))
 
+    def save(self, stem: str | Path, title: str | None = None, measure: str = "ekld") -> list[Path]:
+        """Write ``STEM.png`` (the plot of ``measure``, drawn without pyplot's global state,
+        so no display is needed), ``STEM.csv`` and ``STEM.json``; return their paths. Needs
+        matplotlib for the PNG.
+
+        Examples:
+            >>> curve.save("outputs/curve", title="eKLD per class")  # doctest: +SKIP
+            [PosixPath('outputs/curve.png'), PosixPath('outputs/curve.csv'), ...]
+        """
+        from matplotlib.figure import Figure
+
+        paths = [Path(f"{stem}.{suffix}") for suffix in ("png", "csv", "json")]
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        figure = Figure(figsize=(5, 3.5), layout="tight")
+        ax = self.plot(measure, ax=figure.subplots())
+        if title is not None:
+            ax.set_title(title)
+        figure.savefig(paths[0], dpi=120)
+        self.to_csv(paths[1])
+        self.to_json(paths[2])
+        return paths
+
     def plot(self, measure: str = "ekld", ax: Any = None, label: str | None = None) -> Any:
         """Plot the measure against class size on a log axis, with interval bars; needs
         matplotlib (``pip install invtransfer[plot]``). Returns the axes."""
