@@ -124,8 +124,17 @@ class InvarianceCurve:
         matplotlib for the PNG.
 
         Examples:
-            >>> curve.save("outputs/curve", title="eKLD per class")  # doctest: +SKIP
-            [PosixPath('outputs/curve.png'), PosixPath('outputs/curve.csv'), ...]
+            >>> import tempfile
+            >>> from torch.utils.data import TensorDataset
+            >>> from invtransfer.transforms import Brightness
+            >>> data = TensorDataset(torch.rand(6, 1, 8, 8), torch.arange(6) % 3)
+            >>> data.targets = torch.arange(6) % 3
+            >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+            >>> curve = invariance_curve(model, data, Brightness(), [100, 10, 1],
+            ...                          samples_per_class=2, transforms_per_sample=2,
+            ...                          progress=False)
+            >>> [path.name for path in curve.save(f"{tempfile.mkdtemp()}/curve")]
+            ['curve.png', 'curve.csv', 'curve.json']
         """
         from matplotlib.figure import Figure
 
