@@ -7,17 +7,47 @@ back what they were given. `ImageBatch` does that round trip in one place.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-__all__ = ["RANGE_TOLERANCE", "ImageBatch"]
+__all__ = ["RANGE_TOLERANCE", "ImageBatch", "skip_range_checks"]
 
 RANGE_TOLERANCE = 1e-3
 """How far a float image may stray outside [0, 1] (rounding error) before it is rejected."""
 
 _FLOAT_WORKING_DTYPES = (torch.float32, torch.float64)
+
+_check_ranges = True
+
+
+@contextmanager
+def skip_range_checks() -> Iterator[None]:
+    """Inside the block, float images are not checked to lie in [0, 1].
+
+    The check reads the batch's minimum and maximum back to the host: on a GPU that is one
+    synchronisation per call, and under ``torch.compile`` a graph break. Skip it on a hot path
+    whose images you know are in range; out-of-range values are then clamped, silently, on the
+    way out. Shapes and dtypes are still checked. The switch is process-wide (not per thread)
+    and also works as a decorator.
+
+    Examples:
+        >>> from invtransfer.transforms import Brightness
+        >>> family = Brightness()
+        >>> with skip_range_checks():
+        ...     y = family(torch.full((2, 1, 4, 4), 1.5))  # not refused inside the block
+        >>> float(y.max()) <= 1.0
+        True
+    """
+    global _check_ranges
+    previous, _check_ranges = _check_ranges, False
+    try:
+        yield
+    finally:
+        _check_ranges = previous
 
 
 @dataclass(frozen=True)
@@ -68,7 +98,8 @@ class ImageBatch:
         batch = x.unsqueeze(0) if single else x
         if x.dtype == torch.uint8:
             return cls(batch.float().div_(255), x.dtype, single)
-        _check_unit_range(batch, name)
+        if _check_ranges:
+            _check_unit_range(batch, name)
         working = batch if x.dtype in _FLOAT_WORKING_DTYPES else batch.float()
         return cls(working, x.dtype, single)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union, overload
 
 import torch
+import torch.utils._pytree as pytree
 from torch import Tensor
 
 __all__ = ["Params"]
@@ -53,6 +54,8 @@ class Params:
         return self._n
 
     def __getattr__(self, name: str) -> Any:
+        if name in Params.__slots__:  # not set yet: an instance made without __init__
+            raise AttributeError(name)
         try:
             return self._fields[name]
         except KeyError:
@@ -147,12 +150,44 @@ class Params:
             }
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle (and ``copy``) as the fields alone, rebuilt through ``__init__``."""
+        return _from_fields, (self._fields,)
+
     def __repr__(self) -> str:
         inner = ", ".join(
             f"{name}={value!r}" if isinstance(value, Params) else f"{name}={_describe(value)}"
             for name, value in self.items()
         )
         return f"Params(n={self._n}, {inner})"
+
+
+def _from_fields(fields: dict[str, Field]) -> Params:
+    return Params(**fields)
+
+
+def _flatten(params: Params) -> tuple[list[Field], list[str]]:
+    return list(params._fields.values()), list(params._fields)
+
+
+def _unflatten(values: Iterable[Field], names: list[str]) -> Params:
+    return Params(**dict(zip(names, values, strict=True)))
+
+
+def _flatten_with_keys(params: Params) -> tuple[list[tuple[Any, Field]], list[str]]:
+    return [(pytree.GetAttrKey(name), value) for name, value in params.items()], list(
+        params._fields
+    )
+
+
+# A pytree node, so that torch.compile, torch.export and torch.func see the tensors inside
+pytree.register_pytree_node(
+    Params,
+    _flatten,
+    _unflatten,
+    serialized_type_name="invtransfer.transforms.Params",
+    flatten_with_keys_fn=_flatten_with_keys,
+)
 
 
 def _length(name: str, value: object) -> int:
