@@ -14,6 +14,7 @@ Examples:
     (torch.Size([32, 1, 28, 28]), torch.Size([32]))
 """
 
+from invtransfer._images import skip_range_checks
 from invtransfer.transforms.adapters import (
     FamilyTransform,
     TorchvisionFamily,
@@ -56,5 +57,6 @@ __all__ = [
     "Views",
     "dilate_or_erode",
     "from_torchvision",
+    "skip_range_checks",
     "to_torchvision",
 ]
