@@ -167,6 +167,7 @@ class TransformFamily(nn.Module):
         return params.to(x.device)
 
 
+@torch.compiler.disable  # seeding a fresh generator is host work: run it outside the graph
 def _resolve_generator(
     generator: torch.Generator | None, device: torch.device | str | None
 ) -> tuple[torch.Generator, torch.device]:
