@@ -1,8 +1,14 @@
-"""Samplers: target frequencies, sharding, exact resume, schedules, scale and a real DDP run."""
+"""Samplers: target frequencies, sharding, exact resume, schedules, scale, copies, infinite
+streams, Lightning and Accelerate sharding, and a real DDP run."""
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
+import pickle
+import warnings
+from collections import Counter
 
 import pytest
 import torch
@@ -212,10 +218,17 @@ def test_balanced_batch_sampler_batches():
         BalancedBatchSampler(labels, 5, 2)
 
 
-def _sampler_shard(rank: int) -> list[int]:
+_MADE_BEFORE_THE_GROUP = ClassBalancedSampler(LABELS, power=0.5, epoch_length=1001, seed=7)
+"""Built when a process imports this module: in a spawned rank, before it joins the group."""
+
+
+def _sampler_shard(rank: int) -> list[list[int]]:
     sampler = ClassBalancedSampler(LABELS, power=0.5, epoch_length=1001, seed=7)
-    sampler.set_epoch(3)
-    return list(sampler)
+    shards = []
+    for each in (sampler, _MADE_BEFORE_THE_GROUP):
+        each.set_epoch(3)
+        shards.append(list(each))
+    return shards
 
 
 def test_a_real_two_process_gloo_run_agrees_with_the_single_process_stream(tmp_path):
@@ -225,7 +238,9 @@ def test_a_real_two_process_gloo_run_agrees_with_the_single_process_stream(tmp_p
     )
     single.set_epoch(3)
     stream = list(single)
-    assert shards[0] == stream[0::2] and shards[1] == (stream + stream[:1])[1::2]
+    for made_inside, made_before in shards:  # rank 0, rank 1
+        assert made_inside == made_before  # the group is read when needed, not at construction
+    assert shards[0][0] == stream[0::2] and shards[1][0] == (stream + stream[:1])[1::2]
 
 
 def test_every_iteration_of_an_epoch_yields_the_whole_epoch():
@@ -233,3 +248,171 @@ def test_every_iteration_of_an_epoch_yields_the_whole_epoch():
     assert list(sampler) == list(sampler) and len(list(sampler)) == len(sampler)
     batches = BalancedBatchSampler(LABELS, 2, 2, seed=0)
     assert list(batches) == list(batches)
+
+
+SAMPLERS = {
+    "class_balanced": lambda **kwargs: ClassBalancedSampler(
+        LABELS, epoch_length=257, seed=9, schedule=Deferred(1, before=1.0, after=0.0), **kwargs
+    ),
+    "repeat_factor": lambda **kwargs: RepeatFactorSampler(LABELS, threshold=0.1, seed=9, **kwargs),
+    "balanced_batch": lambda **kwargs: BalancedBatchSampler(
+        LABELS, 3, 4, batches_per_epoch=23, seed=9, **kwargs
+    ),
+}
+"""Each sampler, small; the class-balanced one changes its power after epoch 0."""
+every_sampler = pytest.mark.parametrize("name", sorted(SAMPLERS))
+
+ROUND_TRIPS = {
+    "copy": copy.copy,
+    "deepcopy": copy.deepcopy,
+    "pickle": lambda value: pickle.loads(pickle.dumps(value)),
+}
+
+
+def take(iterator, count: int) -> list:
+    return list(itertools.islice(iterator, count))
+
+
+def finite_epochs(sampler, epochs: int) -> list:
+    """Epochs ``0 .. epochs - 1`` of a finite sampler, end to end."""
+    stream = []
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        stream += list(sampler)
+    return stream
+
+
+@every_sampler
+@pytest.mark.parametrize("round_trip", sorted(ROUND_TRIPS))
+@pytest.mark.parametrize("infinite", [False, True])
+def test_copies_continue_from_where_the_sampler_stood(name, round_trip, infinite):
+    sampler = SAMPLERS[name](num_replicas=2, rank=1, infinite=infinite)
+    before = ROUND_TRIPS[round_trip](sampler)
+    length = sampler.num_samples
+    stream = iter(sampler)
+    head = take(stream, length // 2 + (length if infinite else 0))  # mid epoch 0, or epoch 1
+    middle = ROUND_TRIPS[round_trip](sampler)
+    assert middle.state_dict() == sampler.state_dict() == {"epoch": 0, "position": len(head)}
+    rest = take(iter(middle), length - length // 2)
+    assert len(rest) == length - length // 2
+    assert take(stream, len(rest)) == rest  # the copy continues; the original, untouched
+    assert take(iter(before), len(head) + len(rest)) == head + rest  # copied before: all of it
+
+
+@every_sampler
+def test_an_infinite_stream_is_the_finite_epochs_end_to_end(name):
+    expected = finite_epochs(SAMPLERS[name](num_replicas=3, rank=2), 4)
+    sampler = SAMPLERS[name](num_replicas=3, rank=2, infinite=True)
+    drawn = take(iter(sampler), len(expected))
+    assert drawn == expected
+    assert sampler.epoch == 3 and sampler.state_dict() == {"epoch": 0, "position": len(drawn)}
+    assert take(iter(sampler), 5) == expected[:5]  # a new iteration starts the epoch set again
+
+
+@every_sampler
+def test_an_infinite_stream_resumes_exactly_across_a_roll_over(name):
+    expected = finite_epochs(SAMPLERS[name](), 3)
+    sampler = SAMPLERS[name](infinite=True)
+    consumed = len(expected) * 2 // 3  # in epoch 1 or 2
+    stream = iter(sampler)
+    take(stream, consumed)
+    state = sampler.state_dict()
+    assert state == {"epoch": 0, "position": consumed}
+    resumed = SAMPLERS[name](infinite=True)
+    resumed.load_state_dict(state)
+    resumed.set_epoch(0)  # as Lightning and Accelerate do: the epoch already set changes nothing
+    continued = take(iter(resumed), len(expected) - consumed)
+    assert continued == take(stream, len(expected) - consumed) == expected[consumed:]
+    resumed.set_epoch(1)  # another epoch: its stream from the start
+    epoch_1 = finite_epochs(SAMPLERS[name](), 2)[-resumed.num_samples :]
+    assert take(iter(resumed), 7) == epoch_1[:7]
+
+
+def test_an_infinite_sampler_has_no_length_but_a_data_loader_runs_it():
+    sampler = ClassBalancedSampler(LABELS, epoch_length=10, seed=0, infinite=True)
+    with pytest.raises(TypeError, match=r"len\(sampler\): expected a finite sampler.*10 per rank"):
+        len(sampler)
+    loader = DataLoader(TensorDataset(torch.arange(len(LABELS))), batch_size=4, sampler=sampler)
+    with pytest.raises(TypeError, match="expected a finite sampler"):
+        len(loader)
+    drawn = torch.cat([batch for (batch,) in itertools.islice(loader, 5)])  # 2 epochs of 10
+    assert drawn.tolist() == finite_epochs(ClassBalancedSampler(LABELS, epoch_length=10), 2)
+    with pytest.raises(ValueError, match="infinite: expected epochs that give every rank"):
+        ClassBalancedSampler(LABELS, epoch_length=1, num_replicas=2, rank=1, drop_last=True,
+                             infinite=True)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_spawned_workers_give_the_batches_of_a_single_process_loader():
+    data = TensorDataset(torch.arange(len(LABELS)))
+
+    def batches(**kwargs) -> list[list[int]]:
+        sampler = SAMPLERS["class_balanced"](infinite=True)
+        loader = DataLoader(data, batch_size=32, sampler=sampler, **kwargs)
+        return [batch.tolist() for (batch,) in itertools.islice(loader, 12)]  # 1.5 epochs
+
+    serial = batches()
+    assert batches(num_workers=2, multiprocessing_context="spawn") == serial
+    drawn = list(itertools.chain.from_iterable(serial))
+    assert drawn == finite_epochs(SAMPLERS["class_balanced"](), 2)[: 12 * 32]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])  # Lightning shuffles training loaders
+def test_lightning_wrapper_splits_a_single_process_sampler_into_disjoint_halves(shuffle):
+    distributed = pytest.importorskip("lightning.fabric.utilities.distributed")
+    single = ClassBalancedSampler(LABELS, epoch_length=1000, seed=3, num_replicas=1, rank=0)
+    wrapped = [
+        distributed.DistributedSamplerWrapper(single, num_replicas=2, rank=rank, shuffle=shuffle)
+        for rank in (0, 1)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sharded once: no warning
+        for wrapper in wrapped:
+            wrapper.set_epoch(2)  # forwarded to our sampler
+    halves = [list(wrapper) for wrapper in wrapped]
+    stream = finite_epochs(single, 3)[-1000:]  # epoch 2
+    assert single.epoch == 2 and [len(half) for half in halves] == [500, 500]
+    if shuffle:  # positions shuffled, then dealt out: together they are the stream
+        assert Counter(halves[0]) + Counter(halves[1]) == Counter(stream)
+        assert halves[0] != stream[0::2]
+    else:
+        assert halves == [stream[0::2], stream[1::2]]
+    sharding = ClassBalancedSampler(LABELS, seed=3, num_replicas=2, rank=0)
+    wrapper = distributed.DistributedSamplerWrapper(sharding, num_replicas=2, rank=0)
+    with pytest.warns(UserWarning, match="DistributedSamplerWrapper over 2 replicas shards it"):
+        wrapper.set_epoch(1)
+
+
+@pytest.fixture
+def accelerate_data_loader():
+    """Accelerate's ``prepare_data_loader``; its process state is cleared after the test."""
+    data_loader = pytest.importorskip("accelerate.data_loader")
+    from accelerate.state import PartialState
+
+    fresh = not PartialState._shared_state
+    yield data_loader.prepare_data_loader
+    if fresh:
+        PartialState._reset_state()
+
+
+def test_accelerate_prepare_deals_a_single_process_stream_out_in_batches(accelerate_data_loader):
+    data = TensorDataset(torch.arange(len(LABELS)))
+    loaders = {
+        "sampler": lambda **kw: DataLoader(
+            data, batch_size=4, sampler=ClassBalancedSampler(LABELS, epoch_length=64, **kw)
+        ),
+        "batch_sampler": lambda **kw: DataLoader(
+            data, batch_sampler=BalancedBatchSampler(LABELS, 2, 2, batches_per_epoch=16, **kw)
+        ),
+    }
+    for make in loaders.values():
+        single = [batch.tolist() for (batch,) in make(num_replicas=1, rank=0)]
+        for rank in (0, 1):
+            prepared = accelerate_data_loader(
+                make(num_replicas=1, rank=0), num_processes=2, process_index=rank
+            )
+            assert [batch.tolist() for (batch,) in prepared] == single[rank::2]
+    sharding = loaders["sampler"](num_replicas=2, rank=0)  # Accelerate reaches its set_epoch
+    twice = accelerate_data_loader(sharding, num_processes=2, process_index=0)
+    with pytest.warns(UserWarning, match=r"Accelerate's prepare\(\) over 2 processes shards it"):
+        next(iter(twice))

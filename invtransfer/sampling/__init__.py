@@ -1,5 +1,5 @@
-"""Resampling and reweighting for long-tailed data: samplers (single process and DDP),
-schedules, class weights, and label resolution.
+"""Resampling and reweighting for long-tailed data: samplers (single process, DDP,
+Lightning, Accelerate; finite or infinite), schedules, class weights, and label resolution.
 
 Examples:
     >>> from invtransfer.sampling import Deferred, class_weights
@@ -11,7 +11,7 @@ Examples:
 """
 
 from invtransfer.labels import class_counts, resolve_labels
-from invtransfer.sampling.distributed import Shard, resolve_replicas
+from invtransfer.sampling.distributed import Shard, resharding_wrapper, resolve_replicas
 from invtransfer.sampling.samplers import (
     BalancedBatchSampler,
     ClassBalancedSampler,
@@ -33,6 +33,7 @@ __all__ = [
     "Schedule",
     "class_counts",
     "class_weights",
+    "resharding_wrapper",
     "resolve_labels",
     "resolve_replicas",
 ]

@@ -4,19 +4,26 @@ The global stream of an epoch has ``length`` positions. As ``torch.utils.data.
 DistributedSampler`` does, it is padded (by wrapping round to its start) or cut (with
 ``drop_last``) to a multiple of the number of replicas, and rank ``r`` takes positions
 ``r, r + R, r + 2R, ...``: the shards are disjoint and their union is the stream.
+
+A stream must be sharded once. Lightning (``Trainer(use_distributed_sampler=True)``, its
+default) wraps a custom sampler in a ``DistributedSampler`` and Accelerate's ``prepare()`` wraps
+the batch sampler in its ``BatchSamplerShard``: both shard again. `resharding_wrapper` recognises
+them, so that a sampler can warn.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, DistributedSampler
 
 from invtransfer._distributed import rank_and_world
 
-__all__ = ["Shard", "resolve_replicas"]
+__all__ = ["Shard", "resharding_wrapper", "resolve_replicas"]
 
 
 def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
@@ -38,6 +45,36 @@ def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, i
             f"rank: expected an int in [0, num_replicas={num_replicas}), received {rank!r}"
         )
     return num_replicas, rank
+
+
+def resharding_wrapper(caller: object) -> str | None:
+    """What shards a sampler's stream again, judged by ``caller``, the object whose method
+    called the sampler's ``set_epoch``; ``None`` when it does not shard.
+
+    Two callers shard for certain: a ``DistributedSampler`` over more than one replica
+    (Lightning's ``DistributedSamplerWrapper`` is one, and forwards ``set_epoch``), and a
+    ``DataLoader`` whose batch sampler is Accelerate's ``BatchSamplerShard`` over more than one
+    process (what ``prepare()`` builds; its ``set_epoch`` reaches the sampler inside).
+
+    Examples:
+        >>> from torch.utils.data import DistributedSampler
+        >>> resharding_wrapper(DistributedSampler(range(8), num_replicas=2, rank=0))
+        'a DistributedSampler over 2 replicas'
+        >>> resharding_wrapper(DistributedSampler(range(8), num_replicas=1, rank=0)) is None
+        True
+    """
+    if isinstance(caller, DistributedSampler) and caller.num_replicas > 1:
+        return f"a {type(caller).__name__} over {caller.num_replicas} replicas"
+    accelerate = sys.modules.get("accelerate.data_loader")  # only if the caller's code loaded it
+    shard_type = getattr(accelerate, "BatchSamplerShard", None)
+    if (
+        shard_type is not None
+        and isinstance(caller, DataLoader)
+        and isinstance(caller.batch_sampler, shard_type)
+        and caller.batch_sampler.num_processes > 1
+    ):
+        return f"Accelerate's prepare() over {caller.batch_sampler.num_processes} processes"
+    return None
 
 
 @dataclass(frozen=True)

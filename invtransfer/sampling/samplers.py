@@ -3,12 +3,23 @@
 Every sampler derives its random stream from ``(seed, epoch)`` alone, never from global
 RNGs; every rank builds the same global stream and takes its own strided slice
 (`invtransfer.sampling.distributed.Shard`); ``set_epoch`` moves to a new epoch (and
-applies a schedule); ``state_dict`` and ``load_state_dict`` resume mid-epoch exactly.
+applies a schedule); ``state_dict`` and ``load_state_dict`` resume mid-epoch exactly; with
+``infinite=True`` the stream never ends, epochs rolling over as ``set_epoch(epoch + 1)``
+would; copies and pickles continue from where the sampler stood.
+
+Shard once. With ``num_replicas=None`` (the default) a sampler shards itself from the process
+group, which is right for plain DDP and for Lightning with
+``Trainer(use_distributed_sampler=False)``. Accelerate's ``prepare()`` shards the batches
+itself: pass ``num_replicas=1, rank=0`` there. A sampler that shards and finds a wrapper that
+shards again (Lightning's default ``DistributedSamplerWrapper``, Accelerate's
+``BatchSamplerShard``) calling its ``set_epoch`` warns.
 """
 
 from __future__ import annotations
 
 import operator
+import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -18,7 +29,7 @@ from torch.utils.data import Dataset, Sampler
 
 from invtransfer._seeding import generator_for
 from invtransfer.labels import check_class_counts, class_counts, resolve_labels
-from invtransfer.sampling.distributed import Shard, resolve_replicas
+from invtransfer.sampling.distributed import Shard, resharding_wrapper, resolve_replicas
 from invtransfer.sampling.schedules import Schedule, as_schedule
 
 __all__ = ["BalancedBatchSampler", "ClassBalancedSampler", "RepeatFactorSampler"]
@@ -30,56 +41,153 @@ LabelSource = Dataset | Sequence[int] | Tensor
 
 
 class _ShardedSampler(Sampler):
-    """The shared machinery: epochs, seeds, sharding, resumable positions.
+    """The shared machinery: epochs, seeds, sharding, resumable positions, endless streams.
 
-    Subclasses give the epoch's global stream length (``_stream_length``) and the stream
-    itself, chunk by chunk (``_stream_chunk(k)``: positions ``k * _CHUNK`` onwards).
+    Subclasses give the epoch's global stream length (``_stream_length``) and this rank's
+    items of the current epoch from a step on (``_epoch_items``), keeping ``_progress``
+    (the end of the items made so far, and an iterator over those not yet yielded) current.
+    They call ``_ready()`` at the end of ``__init__``.
     """
 
     def __init__(
-        self, seed: int, num_replicas: int | None, rank: int | None, drop_last: bool
+        self, seed: int, num_replicas: int | None, rank: int | None, drop_last: bool, infinite: bool
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed: expected an int >= 0, received {seed!r}")
+        if not isinstance(infinite, bool):
+            raise TypeError(f"infinite: expected a bool, received {infinite!r}")
+        resolve_replicas(num_replicas, rank)  # given values are checked now, the group's later
         self.seed = seed
-        self.num_replicas, self.rank = resolve_replicas(num_replicas, rank)
+        self._replicas = (num_replicas, rank)
         self.drop_last = drop_last
-        self.epoch = 0
-        self._resume_at = 0  # where the next iteration starts (set by load_state_dict)
-        self._progress: tuple[int, Iterator[Any]] = (0, iter(()))  # block start, its rest
+        self.infinite = infinite
+        self.epoch = 0  # the epoch being drawn
+        self._start_epoch = 0  # the epoch set last: state_dict's "epoch"
+        self._skipped = 0  # indices yielded in the epochs _start_epoch .. epoch - 1 (infinite)
+        self._resume_at: int | None = None  # where in `epoch` the next iteration continues
+        self._progress: tuple[int, Iterator[Any]] = (0, iter(()))
 
-    def set_epoch(self, epoch: int) -> None:
-        """Move to ``epoch``: a new stream, started from its beginning."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch: expected an int >= 0, received {epoch!r}")
-        self.epoch, self._resume_at, self._progress = epoch, 0, (0, iter(()))
+    def _ready(self) -> None:
+        """End of construction: derive epoch 0; refuse an endless stream of empty epochs."""
         self._on_epoch()
+        self._shard()
 
-    def state_dict(self) -> dict[str, int]:
-        """``{"epoch", "position"}``: the epoch and how many indices this rank has yielded.
+    @property
+    def num_replicas(self) -> int:
+        """The number of ranks: as given, else the process group's size when asked (so a
+        sampler made before ``init_process_group``, or pickled into a rank, shards right)."""
+        return resolve_replicas(*self._replicas)[0]
 
-        A ``DataLoader`` fetches ahead of training; to resume exactly, store the number of
-        samples training has actually consumed as ``position``.
-        """
-        start, rest = self._progress
-        return {"epoch": self.epoch, "position": start - operator.length_hint(rest)}
+    @property
+    def rank(self) -> int:
+        """This process's rank: as given, else the process group's when asked."""
+        return resolve_replicas(*self._replicas)[1]
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Resume: the next iteration yields the rest of that epoch's indices (later ones
-        yield whole epochs again)."""
-        position = state["position"]
-        self.set_epoch(state["epoch"])
-        if not 0 <= position <= len(self):
-            raise ValueError(
-                f"state['position']: expected an int in [0, {len(self)}], received {position!r}"
-            )
-        self._resume_at, self._progress = position, (position, iter(()))
-
-    def __len__(self) -> int:
+    @property
+    def num_samples(self) -> int:
+        """How many indices (batches for a batch sampler) this rank draws in the current
+        epoch: ``len(sampler)``, which an infinite sampler does not have."""
         return self._shard().num_samples
 
-    def __iter__(self) -> Iterator[int]:
-        start, self._resume_at = self._resume_at, 0
+    def set_epoch(self, epoch: int) -> None:
+        """Start the stream at ``epoch`` (a new stream; applies the schedule); the next
+        iteration yields it from its beginning.
+
+        Setting the epoch already set changes nothing: frameworks that call ``set_epoch`` at
+        every epoch start (Lightning, Accelerate) leave a position restored by
+        ``load_state_dict`` in place, and an infinite stream where it is.
+        """
+        _check_epoch(epoch, "epoch")
+        self._warn_if_sharded_again(sys._getframe(1).f_locals.get("self"))
+        if epoch != self._start_epoch:
+            self._start_epoch, self._resume_at = epoch, None
+            self._enter(epoch, skipped=0)
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"epoch", "position"}``: the epoch set last and how many indices (batches for a
+        batch sampler) this rank has yielded since; an infinite stream counts on across epochs.
+
+        A ``DataLoader`` fetches ahead of training; to resume exactly, store the number of
+        samples (batches) training has actually consumed as ``position``.
+        """
+        return {"epoch": self._start_epoch, "position": self._skipped + self._position_in_epoch()}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Resume: the next iteration continues the stream of epoch ``state["epoch"]`` after
+        ``state["position"]`` indices, rolling over into later epochs if infinite (later
+        iterations start again from the beginning of that epoch)."""
+        epoch, position = state["epoch"], state["position"]
+        _check_epoch(epoch, "state['epoch']")
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise ValueError(f"state['position']: expected an int >= 0, received {position!r}")
+        self._start_epoch = epoch
+        self._enter(epoch, skipped=0)
+        while self.infinite and position - self._skipped > self.num_samples:
+            self._enter(self.epoch + 1, skipped=self._skipped + self.num_samples)
+        within = position - self._skipped
+        if within > self.num_samples:
+            raise ValueError(
+                f"state['position']: expected an int in [0, {self.num_samples}], "
+                f"received {position!r}"
+            )
+        self._resume_at, self._progress = within, (within, iter(()))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``copy``, ``deepcopy`` and ``pickle`` keep: everything but a live iteration,
+        which becomes the position the copy's next iteration continues from."""
+        state = self.__dict__.copy()
+        within = self._position_in_epoch()
+        state["_resume_at"], state["_progress"] = within, (within, iter(()))
+        return state
+
+    def __len__(self) -> int:
+        if self.infinite:
+            raise TypeError(
+                f"len(sampler): expected a finite sampler, received {type(self).__name__}"
+                f"(infinite=True), which never ends ({self.num_samples} per rank and epoch): "
+                "count steps, not epochs (under Lightning, Trainer(use_distributed_sampler="
+                "False) lets the sampler shard itself without asking for a length)"
+            )
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[Any]:
+        start, self._resume_at = self._resume_at, None
+        if start is None:
+            self._enter(self._start_epoch, skipped=0)
+            start = 0
+        while True:
+            yield from self._epoch_items(start)
+            if not self.infinite:
+                return
+            self._enter(self.epoch + 1, skipped=self._skipped + self.num_samples)
+            start = 0
+
+    def _enter(self, epoch: int, skipped: int) -> None:
+        """Draw ``epoch`` next, from its beginning, ``skipped`` indices after the epoch set."""
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self._on_epoch()
+        self._skipped, self._progress = skipped, (0, iter(()))
+
+    def _position_in_epoch(self) -> int:
+        stop, rest = self._progress
+        return stop - operator.length_hint(rest)
+
+    def _warn_if_sharded_again(self, caller: object) -> None:
+        num_replicas = self.num_replicas
+        wrapper = resharding_wrapper(caller)
+        if wrapper is None or num_replicas == 1:
+            return
+        warnings.warn(
+            f"{type(self).__name__} gives this rank 1/{num_replicas} of the stream and {wrapper} "
+            "shards it again, so each rank sees a fraction of its share. Shard once: pass "
+            "num_replicas=1, rank=0 to the sampler (Accelerate), or keep the default and use "
+            "Trainer(use_distributed_sampler=False) (Lightning)",
+            stacklevel=3,
+        )
+
+    def _epoch_items(self, start: int) -> Iterator[Any]:
+        """This rank's indices of the current epoch from step ``start`` on."""
         shard, cached = self._shard(), (-1, torch.empty(0, dtype=torch.long))
         for block_start, block_stop in shard.blocks(start, _CHUNK):
             indices, cached = self._indices_at(shard.positions(block_start, block_stop), cached)
@@ -106,8 +214,14 @@ class _ShardedSampler(Sampler):
         return out, cached
 
     def _shard(self) -> Shard:
-        length = self._stream_length()
-        return Shard(length, self.num_replicas, self.rank, self.drop_last)
+        num_replicas, rank = resolve_replicas(*self._replicas)
+        shard = Shard(self._stream_length(), num_replicas, rank, self.drop_last)
+        if self.infinite and shard.num_samples == 0:
+            raise ValueError(
+                "infinite: expected epochs that give every rank at least one index, received "
+                f"an epoch of {shard.length} for {num_replicas} ranks with drop_last=True"
+            )
+        return shard
 
     def _on_epoch(self) -> None:
         """Hook for subclasses: the epoch changed."""
@@ -137,11 +251,16 @@ class ClassBalancedSampler(_ShardedSampler):
             ``"max_class"`` / ``"min_class"`` (number of classes times the largest / smallest
             class), or an int.
         seed: the stream of epoch ``e`` depends on ``(seed, e)`` only.
-        num_replicas: the number of ranks; by default the process group's size.
+        num_replicas: the number of ranks; by default the process group's size, read when
+            needed. Shard once: keep the default under plain DDP and under Lightning with
+            ``Trainer(use_distributed_sampler=False)``; pass ``num_replicas=1, rank=0`` where
+            the framework shards (Accelerate's ``prepare()``, Lightning's default).
         rank: this process's rank; by default the process group's.
         schedule: a ``Schedule`` (epoch -> power) applied in ``set_epoch``, e.g. deferred
             re-sampling ``Deferred(160, before=1.0, after=0.0)``.
         drop_last: cut the stream to a multiple of ``num_replicas`` instead of padding it.
+        infinite: never stop: after each epoch the next one follows, as ``set_epoch(epoch +
+            1)`` would start it (for loops that count steps); ``len()`` raises ``TypeError``.
 
     Examples:
         >>> labels = [0] * 90 + [1] * 9 + [2] * 1
@@ -149,6 +268,18 @@ class ClassBalancedSampler(_ShardedSampler):
         >>> drawn = torch.tensor(labels)[list(sampler)]
         >>> len(drawn), drawn.bincount().tolist()  # about a third each
         (100, [36, 30, 34])
+
+        Infinite: the stream is epochs 0, 1, 2, ... end to end.
+
+        >>> endless = ClassBalancedSampler(labels, power=0.0, seed=0, infinite=True)
+        >>> stream = iter(endless)
+        >>> head = [next(stream) for _ in range(250)]  # two and a half epochs
+        >>> epochs = []
+        >>> for epoch in range(3):
+        ...     sampler.set_epoch(epoch)
+        ...     epochs += list(sampler)
+        >>> head == epochs[:250], endless.epoch, endless.state_dict()
+        (True, 2, {'epoch': 0, 'position': 250})
     """
 
     def __init__(
@@ -162,8 +293,9 @@ class ClassBalancedSampler(_ShardedSampler):
         rank: int | None = None,
         schedule: Schedule | None = None,
         drop_last: bool = False,
+        infinite: bool = False,
     ) -> None:
-        super().__init__(seed, num_replicas, rank, drop_last)
+        super().__init__(seed, num_replicas, rank, drop_last, infinite)
         self.class_counts, self._order = _group_by_class(dataset_or_labels)
         self._starts = self.class_counts.cumsum(0) - self.class_counts
         self.beta = beta
@@ -172,7 +304,7 @@ class ClassBalancedSampler(_ShardedSampler):
         self.schedule = as_schedule(schedule, "schedule")
         self.power = float(power)
         self._epoch_length = _epoch_length(epoch_length, self.class_counts)
-        self._on_epoch()
+        self._ready()
 
     @property
     def class_probabilities(self) -> Tensor:
@@ -218,6 +350,14 @@ class RepeatFactorSampler(_ShardedSampler):
         dataset_or_labels: single-label data (a dataset or 1-D labels), or multi-label data
             as a list of label lists or an ``(N, C)`` boolean matrix.
         threshold: the frequency below which classes are repeated.
+        sqrt: ``r_c = max(1, sqrt(threshold / f_c))``; ``False``: without the square root.
+        rounding: ``"stochastic"`` or ``"ceil"``.
+        seed: the stream of epoch ``e`` depends on ``(seed, e)`` only.
+        num_replicas: the number of ranks; by default the process group's size (shard once:
+            see `ClassBalancedSampler`).
+        rank: this process's rank; by default the process group's.
+        drop_last: cut the stream to a multiple of ``num_replicas`` instead of padding it.
+        infinite: never stop: epochs follow one another (see `ClassBalancedSampler`).
 
     Examples:
         >>> sampler = RepeatFactorSampler([0] * 98 + [1] * 2, threshold=0.5, seed=0)
@@ -237,8 +377,9 @@ class RepeatFactorSampler(_ShardedSampler):
         num_replicas: int | None = None,
         rank: int | None = None,
         drop_last: bool = False,
+        infinite: bool = False,
     ) -> None:
-        super().__init__(seed, num_replicas, rank, drop_last)
+        super().__init__(seed, num_replicas, rank, drop_last, infinite)
         if not 0 < threshold <= 1:
             raise ValueError(f"threshold: expected a frequency in (0, 1], received {threshold!r}")
         if rounding not in ("stochastic", "ceil"):
@@ -251,7 +392,7 @@ class RepeatFactorSampler(_ShardedSampler):
         factors = torch.ones(num_images, dtype=torch.float64)
         factors.scatter_reduce_(0, images, per_class[labels], "amax")
         self.repeat_factors = factors
-        self._on_epoch()
+        self._ready()
 
     def _on_epoch(self) -> None:
         factors = self.repeat_factors
@@ -281,6 +422,21 @@ class BalancedBatchSampler(_ShardedSampler):
     the class has at least K (else cycling through a shuffled class). Ranks take distinct
     batches of the same global batch stream.
 
+    Args:
+        dataset_or_labels: a labelled dataset (labels read without decoding images) or labels.
+        classes_per_batch: P, at most the number of classes.
+        samples_per_class: K.
+        batches_per_epoch: batches per epoch over all ranks; by default as many as the dataset
+            fills (at least one).
+        seed: the batches of epoch ``e`` depend on ``(seed, e)`` only. Frameworks call
+            ``set_epoch`` of ``loader.sampler`` and ``loader.batch_sampler.sampler``, which
+            this is not: call its ``set_epoch`` yourself, under Lightning and Accelerate too.
+        num_replicas: the number of ranks; by default the process group's size (shard once:
+            see `ClassBalancedSampler`; Lightning cannot shard a batch sampler of this kind).
+        rank: this process's rank; by default the process group's.
+        drop_last: cut the batch stream to a multiple of ``num_replicas`` instead of padding.
+        infinite: never stop: epochs follow one another (see `ClassBalancedSampler`).
+
     Examples:
         >>> sampler = BalancedBatchSampler([0] * 50 + [1] * 5 + [2] * 2, 2, 3, seed=0)
         >>> batch = next(iter(sampler))
@@ -298,8 +454,9 @@ class BalancedBatchSampler(_ShardedSampler):
         num_replicas: int | None = None,
         rank: int | None = None,
         drop_last: bool = False,
+        infinite: bool = False,
     ) -> None:
-        super().__init__(seed, num_replicas, rank, drop_last)
+        super().__init__(seed, num_replicas, rank, drop_last, infinite)
         self.class_counts, order = _group_by_class(dataset_or_labels)
         for name, value, limit in (
             ("classes_per_batch", classes_per_batch, len(self.class_counts)),
@@ -321,9 +478,9 @@ class BalancedBatchSampler(_ShardedSampler):
             "batches_per_epoch",
         )
         self._members = order.split(self.class_counts.tolist())
+        self._ready()
 
-    def __iter__(self) -> Iterator[list[int]]:  # type: ignore[override]
-        start, self._resume_at = self._resume_at, 0
+    def _epoch_items(self, start: int) -> Iterator[list[int]]:
         shard = self._shard()
         batches = iter(shard.positions(start, shard.num_samples).tolist())
         self._progress = (shard.num_samples, batches)
@@ -395,6 +552,11 @@ def _image_label_pairs(source: Any) -> tuple[Tensor, Tensor, int]:
         return images, resolve_labels(labels=labels), len(source)
     labels = _labels(source)
     return torch.arange(len(labels)), labels, len(labels)
+
+
+def _check_epoch(epoch: Any, name: str) -> None:
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"{name}: expected an int >= 0, received {epoch!r}")
 
 
 def _epoch_length(value: int | str, counts: Tensor, name: str = "epoch_length") -> int:
