@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import pickle
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT, run_on_two_ranks
+from PIL import Image
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -30,6 +32,7 @@ from invtransfer.generative import (
     load_generator,
     preset,
 )
+from invtransfer.generative.trainer import Callback, CheckpointEvery, LogEvery, SamplesEvery
 
 TINY = preset("tiny", image_size=28, channels=1)
 CHECKPOINT_FILES = {
@@ -177,6 +180,79 @@ def test_a_user_dataloader_is_used_as_given(tmp_path):
     losses = trainer.fit(loader, 5, progress=False)
     assert trainer.iteration == 5 and trainer.data_position == {"epoch": 1, "batch": 1}
     assert all(torch.isfinite(torch.tensor(list(losses.values()))))
+
+
+class Recorder(Callback):
+    """Every call it gets: (iteration, losses)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, dict[str, float]]] = []
+        self.ends: list[tuple[int, dict[str, float]]] = []
+
+    def on_step_end(self, trainer, losses):
+        self.steps.append((trainer.iteration, losses))
+
+    def on_fit_end(self, trainer, losses):
+        self.ends.append((trainer.iteration, losses))
+
+
+def logged_iterations(caplog) -> list[int]:
+    """The iterations of LogEvery's lines ("iteration 4: discriminator=0.999 generator=...")."""
+    lines = [r.getMessage() for r in caplog.records if r.name == "invtransfer.generative.trainer"]
+    return [int(line.split(":")[0].split()[1]) for line in lines if "discriminator=" in line]
+
+
+def test_callbacks_get_every_steps_losses_and_the_built_ins_keep_their_schedules(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="invtransfer.generative.trainer")
+    recorder = Recorder()
+    last = MUNITTrainer(TINY, tmp_path, device="cpu").fit(
+        glyphs(), 5, batch_size=4, progress=False, checkpoint_every=2, sample_every=3,
+        log_every=4, keep=5, callbacks=[recorder],
+    )  # fmt: skip
+    assert [iteration for iteration, _ in recorder.steps] == [1, 2, 3, 4, 5]
+    assert recorder.steps[-1][1] == last and recorder.ends == [(5, last)] and set(last) == {
+        "discriminator", "generator", "image", "style", "content", "adversarial"
+    }  # fmt: skip
+    assert len({json.dumps(losses) for _, losses in recorder.steps}) == 5  # a new dict each step
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "iter-0000002", "iter-0000004", "iter-0000005"
+    ]  # fmt: skip
+    assert json.loads((latest_checkpoint(tmp_path) / "training.json").read_text())["losses"] == last
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "iter-0000003.png", "iter-0000005.png"
+    ]  # fmt: skip
+    assert logged_iterations(caplog) == [4, 5]
+    caplog.clear()
+    idle = Recorder()  # nothing left to do: no step, an end without losses, nothing written
+    trained(tmp_path, 5, checkpoint_every=2, callbacks=[idle])
+    assert idle.steps == [] and idle.ends == [(5, {})] and logged_iterations(caplog) == []
+
+
+def test_a_callback_of_a_built_in_type_replaces_the_one_fit_makes(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="invtransfer.generative.trainer")
+    rows = torch.stack([glyphs()[i][0] for i in (0, 6, 12)])
+    trained(tmp_path, 3, callbacks=[SamplesEvery(1, rows), LogEvery(2)])
+    samples = sorted((tmp_path / "samples").iterdir())
+    assert [p.name for p in samples] == ["iter-0000001.png", "iter-0000002.png", "iter-0000003.png"]
+    assert Image.open(samples[0]).size == (8 * 30 + 2, 3 * 30 + 2)  # 8 columns, 3 rows
+    assert logged_iterations(caplog) == [2, 3]
+
+
+def test_bad_callbacks_are_refused_naming_them(tmp_path):
+    trainer = MUNITTrainer(TINY, tmp_path, device="cpu")
+    with pytest.raises(TypeError, match=r"callbacks\[1\]: expected a Callback .*received object"):
+        trainer.fit(glyphs(), 2, batch_size=4, progress=False, callbacks=[Recorder(), object()])
+    with pytest.raises(TypeError, match="callbacks: expected a list of Callback objects"):
+        trainer.fit(glyphs(), 2, batch_size=4, progress=False, callbacks=Recorder())
+    with pytest.raises(ValueError, match="log_every: expected an int >= 1, received 0"):
+        trainer.fit(glyphs(), 2, batch_size=4, progress=False, log_every=0)
+    with pytest.raises(ValueError, match="every: expected an int >= 1, received 0"):
+        CheckpointEvery(0)
+    with pytest.raises(ValueError, match="keep: expected an int >= 1, received 0"):
+        CheckpointEvery(1, keep=0)
+    with pytest.raises(ValueError, match="images: expected float values in"):
+        SamplesEvery(1, torch.rand(2, 1, 28, 28) * 255)
+    assert trainer.iteration == 0 and not (tmp_path / "checkpoints").exists()
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path):

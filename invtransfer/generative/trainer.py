@@ -5,12 +5,16 @@ the two-domain recipe. Each iteration takes one discriminator step, then one gen
 each with fresh style codes. Every random draw is a function of ``(seed, rank, iteration)``
 and of the sampler's ``(seed, epoch)``, so a run resumed from a checkpoint continues exactly as
 the uninterrupted run would have.
+
+The losses are `MUNITObjectives`'; the loop is `MUNITTrainer.fit`, and what happens between
+iterations (checkpoints, sample grids, logging, whatever you add) is a `Callback`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,26 +39,31 @@ from invtransfer.generative.checkpoint import (
     write_folder,
 )
 from invtransfer.generative.config import LossWeights, MUNITConfig
-from invtransfer.generative.grid import translation_grid
+from invtransfer.generative.grid import grid_images, translation_grid
 from invtransfer.generative.networks import (
     MUNITDiscriminator,
     MUNITGenerator,
     check_images,
     random_styles,
 )
-from invtransfer.generative.objectives import (
-    discriminator_loss,
-    generator_adversarial_loss,
-    l1,
-)
+from invtransfer.generative.objectives import MUNITObjectives
 from invtransfer.labels import resolve_labels
 from invtransfer.sampling import ClassBalancedSampler
 
-__all__ = ["MUNITTrainer", "NonFiniteLossError", "latest_checkpoint", "load_generator"]
+__all__ = [
+    "Callback",
+    "CheckpointEvery",
+    "LogEvery",
+    "MUNITTrainer",
+    "NonFiniteLossError",
+    "SamplesEvery",
+    "latest_checkpoint",
+    "load_generator",
+]
 
 log = logging.getLogger(__name__)
 
-_GRID_STREAM = 1  # the grid's images and styles come from (seed, _GRID_STREAM)
+_HOOKS = ("on_step_end", "on_fit_end")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -64,6 +73,10 @@ class NonFiniteLossError(RuntimeError):
 
 class MUNITTrainer:
     """Train a single-domain MUNIT on a dataset (or a DataLoader) of images.
+
+    ``step`` is one iteration of `MUNITObjectives` with two Adam optimizers; ``fit`` loops over
+    it and calls the callbacks after every step: checkpoints, sample grids and log lines come
+    from `CheckpointEvery`, `SamplesEvery` and `LogEvery`, and yours join them.
 
     Args:
         config: the architecture (see `invtransfer.generative.preset`).
@@ -106,6 +119,8 @@ class MUNITTrainer:
         self.config = config
         self.out_dir = Path(out_dir)
         self.weights = weights or LossWeights()
+        self.objectives = MUNITObjectives(config, self.weights)
+        """The losses each `step` optimises."""
         self.seed = seed
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.hyperparameters = dict(
@@ -139,6 +154,8 @@ class MUNITTrainer:
         keep: int = 2,
         resume: bool = True,
         progress: bool = True,
+        log_every: int | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> dict[str, float]:
         """Train until ``iterations`` in all (resuming from the last checkpoint in ``out_dir``
         if ``resume``); return the last iteration's losses.
@@ -158,12 +175,19 @@ class MUNITTrainer:
             keep: how many checkpoints to keep.
             resume: continue from the latest checkpoint in ``out_dir``, if any.
             progress: show a progress bar with the losses.
+            log_every: log the losses (``logging``, INFO, rank 0) every this many iterations
+                (default: with each checkpoint).
+            callbacks: more `Callback` objects, called after the built-in ones (a
+                TensorBoard writer, say); one of a built-in type replaces the one made from
+                the arguments above (`SamplesEvery` with your own images, say).
         """
         sample_every = checkpoint_every if sample_every is None else sample_every
+        log_every = checkpoint_every if log_every is None else log_every
         _check_positive(
             iterations=iterations, checkpoint_every=checkpoint_every, sample_every=sample_every,
-            keep=keep,
+            keep=keep, log_every=log_every,
         )  # fmt: skip
+        _check_callbacks(callbacks)
         if isinstance(data, DataLoader):
             loader, order = data, None
         else:
@@ -173,7 +197,15 @@ class MUNITTrainer:
             self.load_checkpoint(checkpoint, **self._data_order)
         batches = _Batches(loader, **self.data_position)
         self._broadcast_weights()
-        grid_images = _grid_images(loader.dataset, self.seed)
+        built_in = [
+            SamplesEvery(sample_every, grid_images(loader.dataset, seed=self.seed)),
+            CheckpointEvery(checkpoint_every, keep),
+            LogEvery(log_every),
+        ]
+        callbacks = [
+            *(own for own in built_in if not any(isinstance(c, type(own)) for c in callbacks)),
+            *callbacks,
+        ]
         losses: dict[str, float] = {}
         bar = tqdm(
             total=iterations, initial=self.iteration, disable=not progress or self.rank != 0,
@@ -185,25 +217,27 @@ class MUNITTrainer:
                 self.data_position = batches.position()
                 bar.update()
                 bar.set_postfix({key: f"{value:.3f}" for key, value in losses.items()})
-                done = self.iteration == iterations
-                if self.iteration % sample_every == 0 or done:
-                    self.save_samples(grid_images)
-                if self.iteration % checkpoint_every == 0 or done:
-                    self.save_checkpoint(keep=keep, losses=losses)
+                for callback in callbacks:
+                    callback.on_step_end(self, losses)
+        for callback in callbacks:
+            callback.on_fit_end(self, losses)
         return losses
 
     def step(self, images: Tensor) -> dict[str, float]:
-        """One iteration on a batch of images: a discriminator step, then a generator step.
+        """One iteration on a batch of images (``uint8``, or float in [0, 1]): a discriminator
+        step, then a generator step, each with fresh style codes from
+        ``(seed, rank, iteration)``. Returns the losses, ``generator`` being the weighted sum.
 
         Raises:
             NonFiniteLossError: a loss is NaN or infinite (no update is made).
         """
         real = self._prepare(images)
-        styles = generator_for(self.seed, self.rank, self.iteration)
-        d_loss = self._discriminator_loss(real, random_styles(len(real), self.config, styles))
+        draw = generator_for(self.seed, self.rank, self.iteration)
+        nets = self.generator, self.discriminator
+        d_loss = self.objectives.discriminator_loss(*nets, real, self._styles(len(real), draw))
         self._update("discriminator", d_loss, {"discriminator": d_loss})
-        g_losses = self._generator_losses(real, random_styles(len(real), self.config, styles))
-        total = sum(getattr(self.weights, name) * loss for name, loss in g_losses.items())
+        g_losses = self.objectives.generator_losses(*nets, real, self._styles(len(real), draw))
+        total = self.objectives.total(g_losses)
         self._update("generator", total, g_losses)
         for scheduler in self.schedulers.values():
             scheduler.step()
@@ -275,31 +309,8 @@ class MUNITTrainer:
         check_images(self.config, working, f"images at iteration {self.iteration}")
         return working.to(self.device) * 2 - 1
 
-    def _discriminator_loss(self, real: Tensor, styles: Tensor) -> Tensor:
-        with torch.no_grad():
-            fake = self.generator(real, styles.to(self.device))
-        return discriminator_loss(
-            self.discriminator(real), self.discriminator(fake), self.config.gan_loss
-        )
-
-    def _generator_losses(self, real: Tensor, styles: Tensor) -> dict[str, Tensor]:
-        styles = styles.to(self.device)
-        content, own_style = self.generator.encode(real)
-        translated = self.generator.decode(content, styles)
-        content_again, style_again = self.generator.encode(translated)
-        self.discriminator.requires_grad_(False)
-        losses = {
-            "image": l1(self.generator.decode(content, own_style), real),
-            "style": l1(style_again, styles),
-            "content": l1(content_again, content),
-            "adversarial": generator_adversarial_loss(
-                self.discriminator(translated), self.config.gan_loss
-            ),
-        }
-        self.discriminator.requires_grad_(True)
-        if self.weights.cycle:
-            losses["cycle"] = l1(self.generator.decode(content_again, own_style), real)
-        return losses
+    def _styles(self, n: int, draw: torch.Generator) -> Tensor:
+        return random_styles(n, self.config, draw).to(self.device)
 
     def _update(self, name: str, loss: Tensor, parts: dict[str, Tensor]) -> None:
         if not all(bool(torch.isfinite(part)) for part in parts.values()):
@@ -379,6 +390,147 @@ class MUNITTrainer:
             )
 
 
+class Callback:
+    """What to do after each step of `MUNITTrainer.fit`, and when it ends.
+
+    Override either method; here both do nothing. ``losses`` are the floats `MUNITTrainer.step`
+    returned; through ``trainer`` you reach the networks, the optimizers, ``iteration``,
+    ``rank`` and ``out_dir``. Callbacks run on every rank, in the order given.
+
+    Examples:
+        A TensorBoard writer would call ``writer.add_scalars("munit", losses,
+        trainer.iteration)`` in ``on_step_end``; this callback keeps the history in memory.
+
+        >>> import tempfile
+        >>> from invtransfer.data import Glyphs
+        >>> from invtransfer.generative import MUNITTrainer, preset
+        >>> class History(Callback):
+        ...     def __init__(self):
+        ...         self.rows = []
+        ...     def on_step_end(self, trainer, losses):
+        ...         self.rows.append((trainer.iteration, losses["generator"]))
+        >>> config = preset("tiny", image_size=28, channels=1)
+        >>> trainer = MUNITTrainer(config, tempfile.mkdtemp(), device="cpu")
+        >>> history = History()
+        >>> _ = trainer.fit(Glyphs(num_classes=3, per_class=4), 2, batch_size=4, progress=False,
+        ...                 callbacks=[history])
+        >>> [iteration for iteration, _ in history.rows]
+        [1, 2]
+    """
+
+    def on_step_end(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        """Called after every step, with its losses."""
+
+    def on_fit_end(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        """Called once, when ``fit`` has reached its iterations, with the last step's losses
+        (empty when it had nothing left to do); not called when a step raised."""
+
+
+class _Periodic(Callback, ABC):
+    """Act every ``every`` iterations, and at the end of ``fit`` if it took steps since."""
+
+    def __init__(self, every: int) -> None:
+        _check_positive(every=every)
+        self.every = every
+        self._behind = False
+
+    def on_step_end(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        self._behind = trainer.iteration % self.every != 0
+        if not self._behind:
+            self.act(trainer, losses)
+
+    def on_fit_end(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        if self._behind:
+            self.act(trainer, losses)
+            self._behind = False
+
+    @abstractmethod
+    def act(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        """What to do at each ``every``-th iteration and at the end."""
+
+
+class CheckpointEvery(_Periodic):
+    """Write a checkpoint (`MUNITTrainer.save_checkpoint`) every ``every`` iterations and at the
+    end of ``fit``, keeping the newest ``keep``. ``fit`` makes one from ``checkpoint_every``
+    and ``keep``.
+
+    Examples:
+        >>> import tempfile
+        >>> from invtransfer.data import Glyphs
+        >>> from invtransfer.generative import MUNITTrainer, preset
+        >>> config = preset("tiny", image_size=28, channels=1)
+        >>> trainer = MUNITTrainer(config, tempfile.mkdtemp(), device="cpu")
+        >>> _ = trainer.fit(Glyphs(num_classes=3, per_class=4), 3, batch_size=4, progress=False,
+        ...                 callbacks=[CheckpointEvery(2, keep=5)])  # as checkpoint_every=2
+        >>> sorted(p.name for p in (trainer.out_dir / "checkpoints").iterdir())
+        ['iter-0000002', 'iter-0000003']
+    """
+
+    def __init__(self, every: int, keep: int = 2) -> None:
+        super().__init__(every)
+        _check_positive(keep=keep)
+        self.keep = keep
+
+    def act(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        trainer.save_checkpoint(keep=self.keep, losses=losses)
+
+
+class SamplesEvery(_Periodic):
+    """Save a translation grid of ``images`` (`MUNITTrainer.save_samples`) every ``every``
+    iterations and at the end of ``fit``. ``fit`` makes one from ``sample_every`` and
+    `grid_images` of its data; pass your own to choose the images.
+
+    Args:
+        every: iterations between grids.
+        images: ``uint8`` or float images in [0, 1], one grid row each.
+
+    Examples:
+        >>> import tempfile
+        >>> from invtransfer.data import Glyphs
+        >>> from invtransfer.generative import MUNITTrainer, preset
+        >>> glyphs = Glyphs(num_classes=3, per_class=4)
+        >>> trainer = MUNITTrainer(preset("tiny", image_size=28, channels=1), tempfile.mkdtemp(),
+        ...                        device="cpu")
+        >>> rows = torch.stack([glyphs[i][0] for i in (0, 4, 8)])  # one image of each class
+        >>> _ = trainer.fit(glyphs, 2, batch_size=4, progress=False,
+        ...                 callbacks=[SamplesEvery(1, rows)])
+        >>> sorted(p.name for p in (trainer.out_dir / "samples").iterdir())
+        ['iter-0000001.png', 'iter-0000002.png']
+    """
+
+    def __init__(self, every: int, images: Tensor) -> None:
+        super().__init__(every)
+        ImageBatch.from_user(images, "images")
+        self.images = images
+
+    def act(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        trainer.save_samples(self.images)
+
+
+class LogEvery(_Periodic):
+    """Log the losses every ``every`` iterations and at the end of ``fit``, through
+    ``logging`` (INFO, this module's logger, rank 0 only); ``logging.basicConfig(
+    level=logging.INFO)`` shows them. ``fit`` makes one from ``log_every``.
+
+    Examples:
+        >>> import logging, sys, tempfile
+        >>> from invtransfer.generative import MUNITTrainer, preset
+        >>> logger = logging.getLogger("invtransfer.generative.trainer")
+        >>> handler = logging.StreamHandler(sys.stdout)
+        >>> logger.addHandler(handler); logger.setLevel(logging.INFO)
+        >>> trainer = MUNITTrainer(preset("tiny", image_size=28, channels=1), tempfile.mkdtemp(),
+        ...                        device="cpu")
+        >>> LogEvery(1).on_step_end(trainer, {"discriminator": 0.5, "generator": 12.25})
+        iteration 0: discriminator=0.5 generator=12.25
+        >>> logger.removeHandler(handler); logger.setLevel(logging.NOTSET)
+    """
+
+    def act(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
+        if trainer.rank == 0:
+            values = " ".join(f"{name}={value:.4g}" for name, value in losses.items())
+            log.info("iteration %d: %s", trainer.iteration, values)
+
+
 def latest_checkpoint(out_dir: str | Path) -> Path | None:
     """The newest complete ``checkpoints/iter-NNNNNNN`` folder under ``out_dir``, if any.
 
@@ -455,28 +607,6 @@ class _Batches:
         return iterator
 
 
-def _grid_images(dataset: Dataset, seed: int, count: int = 8) -> Tensor:
-    """The rows of every sample grid: ``count`` images of ``dataset`` picked from ``seed``,
-    from as many classes as possible when the labels are known."""
-    order = torch.randperm(len(dataset), generator=generator_for(seed, _GRID_STREAM))  # type: ignore[arg-type]
-    try:
-        shuffled = resolve_labels(dataset)[order]
-    except TypeError:  # no labels without decoding every image: any images will do
-        return _images_of(dataset, order[:count])
-    positions = torch.arange(len(order))
-    first = torch.full((int(shuffled.max()) + 1,), len(order)).scatter_reduce(
-        0, shuffled, positions, "amin"
-    )  # where each class first appears in the shuffled order
-    firsts = first[first < len(order)].sort().values[:count]
-    others = positions[~torch.isin(positions, firsts)][: count - len(firsts)]
-    return _images_of(dataset, order[torch.cat([firsts, others])])
-
-
-def _images_of(dataset: Dataset, indices: Tensor) -> Tensor:
-    items = [dataset[int(i)] for i in indices]
-    return torch.stack([item[0] if isinstance(item, (list, tuple)) else item for item in items])
-
-
 def _average_gradients(module: nn.Module, world_size: int) -> None:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     flat = torch.cat([g.flatten() for g in grads])
@@ -486,6 +616,19 @@ def _average_gradients(module: nn.Module, world_size: int) -> None:
     for grad in grads:
         grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
         offset += grad.numel()
+
+
+def _check_callbacks(callbacks: Sequence[Callback]) -> None:
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"callbacks: expected a list of Callback objects, received {type(callbacks).__name__}"
+        )
+    for index, callback in enumerate(callbacks):
+        if not all(callable(getattr(callback, name, None)) for name in _HOOKS):
+            raise TypeError(
+                f"callbacks[{index}]: expected a Callback (with on_step_end and on_fit_end), "
+                f"received {type(callback).__name__}"
+            )
 
 
 def _check_positive(**values: int) -> None:
