@@ -2,8 +2,9 @@
 
 Every part of the library that needs a dataset's labels asks `resolve_labels`, which
 looks, in order, at an explicit ``labels=`` argument, a ``targets`` or ``labels`` attribute,
-the parents of ``Subset`` and ``ConcatDataset``, and torchvision's ``samples`` list; it
-iterates the dataset (decoding every image) only when explicitly allowed.
+the parents of ``Subset`` and ``ConcatDataset``, the last tensor of a ``TensorDataset``, and
+torchvision's ``samples`` list; it iterates the dataset (decoding every image) only when
+explicitly allowed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import ConcatDataset, Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset, TensorDataset
 
 __all__ = [
     "SHOT_GROUPS",
@@ -28,6 +29,12 @@ __all__ = [
 SHOT_GROUPS = ("many", "medium", "few")
 """Shot-group names, indexed by the group ids `shot_groups` returns."""
 
+_LABELS_ADVICE = (
+    "Set `dataset.targets` to one integer label per example, or pass `labels=` where the "
+    "function takes it (resolve_labels also reads every example with allow_iteration=True)"
+)
+"""What a user whose labels cannot be found can do, whichever function asked."""
+
 
 def resolve_labels(
     dataset: Dataset | None = None,
@@ -35,6 +42,10 @@ def resolve_labels(
     allow_iteration: bool = False,
 ) -> Tensor:
     """The integer class label of every example of ``dataset``, as a 1-D int64 tensor.
+
+    A ``TensorDataset`` without ``targets`` or ``labels`` attributes has its labels in its
+    last tensor, as in ``TensorDataset(images, labels)``: a 1-D integer tensor, one label per
+    example. Any other last tensor is an error, unless ``allow_iteration`` is given.
 
     Args:
         dataset: any map-style dataset; may be ``None`` when ``labels`` is given.
@@ -48,6 +59,8 @@ def resolve_labels(
         >>> base.targets = [2, 0, 1, 2]
         >>> resolve_labels(Subset(base, [3, 1])).tolist()
         [2, 0]
+        >>> resolve_labels(TensorDataset(torch.zeros(3, 1, 8, 8), torch.tensor([1, 0, 1]))).tolist()
+        [1, 0, 1]
     """
     if labels is not None:
         resolved = _as_label_tensor(labels, "labels")
@@ -152,6 +165,17 @@ def _labels_of(dataset: Dataset, allow_iteration: bool) -> Tensor:
         return parent[torch.as_tensor(dataset.indices, dtype=torch.long)]
     if isinstance(dataset, ConcatDataset):
         return torch.cat([_labels_of(part, allow_iteration) for part in dataset.datasets])
+    if isinstance(dataset, TensorDataset):
+        last = dataset.tensors[-1]
+        integer = not (last.is_floating_point() or last.is_complex() or last.dtype == torch.bool)
+        if integer and last.ndim == 1:
+            return _as_label_tensor(last, "TensorDataset.tensors[-1]")
+        if not allow_iteration:
+            raise (ValueError if integer else TypeError)(
+                "dataset: expected a TensorDataset whose last tensor holds the labels, a 1-D "
+                f"integer tensor with one label per example; received a last tensor of dtype "
+                f"{last.dtype} and shape {tuple(last.shape)}. {_LABELS_ADVICE}"
+            )
     samples = getattr(dataset, "samples", None)
     if isinstance(samples, Sequence) and samples and isinstance(samples[0], tuple):
         return _as_label_tensor(
@@ -165,9 +189,9 @@ def _labels_of(dataset: Dataset, allow_iteration: bool) -> Tensor:
         )
         return _as_label_tensor([dataset[i][1] for i in range(len(dataset))], "dataset[i][1]")  # type: ignore[arg-type]
     raise TypeError(
-        f"dataset: expected a dataset with `targets`, `labels` or `samples`, or a Subset or "
-        f"ConcatDataset of one; received {type(dataset).__name__}. Pass labels=..., or "
-        "allow_iteration=True to read every example"
+        f"dataset: expected a dataset with `targets`, `labels` or `samples`, a TensorDataset "
+        f"with its labels last, or a Subset or ConcatDataset of one; received "
+        f"{type(dataset).__name__}. {_LABELS_ADVICE}"
     )
 
 

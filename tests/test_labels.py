@@ -34,12 +34,67 @@ def test_resolution_order_and_recursion():
     assert resolve_labels(with_targets, labels=[0, 0, 0]).tolist() == [0, 0, 0]
 
 
+class Pairs(Dataset):
+    """A dataset of ``(image, label)`` pairs with nothing that gives its labels away."""
+
+    def __init__(self, labels: list[int]):
+        self.examples = [(torch.zeros(1), label) for label in labels]
+
+    def __len__(self):
+        return len(self.examples)
+
+    def __getitem__(self, index):
+        return self.examples[index]
+
+
 def test_iteration_only_when_allowed():
-    plain = TensorDataset(torch.zeros(3, 1), torch.tensor([1, 0, 1]))
-    with pytest.raises(TypeError, match="allow_iteration=True"):
+    plain = Pairs([1, 0, 1])
+    with pytest.raises(TypeError, match="dataset: expected a dataset with `targets`") as raised:
         resolve_labels(plain)
+    assert "received Pairs. Set `dataset.targets`" in str(raised.value)
     with pytest.warns(UserWarning, match="reading every example"):
         assert resolve_labels(plain, allow_iteration=True).tolist() == [1, 0, 1]
+
+
+def test_a_tensor_dataset_has_its_labels_last():
+    images = torch.rand(4, 1, 8, 8)
+    for dtype in (torch.int64, torch.int32, torch.uint8):
+        data = TensorDataset(images, torch.tensor([3, 0, 2, 0], dtype=dtype))
+        resolved = resolve_labels(data)
+        assert resolved.tolist() == [3, 0, 2, 0] and resolved.dtype == torch.int64
+    data = TensorDataset(images, torch.tensor([3, 0, 2, 0]))
+    assert resolve_labels(Subset(data, [2, 1])).tolist() == [2, 0]
+    data.targets = [1, 1, 1, 1]  # an attribute wins over the tensor
+    assert resolve_labels(data).tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("last", "error", "received"),
+    [
+        (torch.rand(4, 1, 8, 8), TypeError, "dtype torch.float32 and shape (4, 1, 8, 8)"),
+        (torch.tensor([0.0, 1.0, 0.0, 1.0]), TypeError, "dtype torch.float32 and shape (4,)"),
+        (torch.tensor([True, False, True, True]), TypeError, "dtype torch.bool and shape (4,)"),
+        (torch.zeros(4, 2, dtype=torch.long), ValueError, "dtype torch.int64 and shape (4, 2)"),
+    ],
+)
+def test_a_tensor_dataset_without_labels_last_is_named(last, error, received):
+    data = TensorDataset(torch.rand(4, 1, 8, 8), last)
+    with pytest.raises(error) as raised:
+        resolve_labels(data)
+    message = str(raised.value)
+    assert message.startswith("dataset: expected a TensorDataset whose last tensor holds")
+    assert "1-D integer tensor with one label per example" in message
+    assert f"received a last tensor of {received}" in message
+    assert "`dataset.targets`" in message and "`labels=`" in message
+
+
+def test_a_tensor_dataset_with_labels_elsewhere_is_read_when_allowed():
+    data = TensorDataset(torch.rand(3, 1, 4, 4), torch.tensor([2, 0, 1]), torch.rand(3))
+    with pytest.raises(TypeError, match=r"dtype torch.float32 and shape \(3,\)"):
+        resolve_labels(data)
+    with pytest.warns(UserWarning, match="reading every example"):
+        assert resolve_labels(data, allow_iteration=True).tolist() == [2, 0, 1]
+    assert resolve_labels(data, labels=[0, 0, 1]).tolist() == [0, 0, 1]
 
 
 @pytest.mark.parametrize(
