@@ -199,6 +199,22 @@ def test_bad_arguments(kwargs, message):
         invariance_curve(small_cnn(), dataset(), Rotation(), **options)
 
 
+def test_a_tensor_dataset_gives_its_labels_and_one_without_them_says_what_to_do():
+    data = dataset()
+    plain = TensorDataset(*data.tensors)  # labels as the last tensor, no targets attribute
+    with_targets = curve(small_cnn()).measures["ekld"]["mean"]
+    options = {"samples_per_class": 4, "transforms_per_sample": 5, "progress": False}
+    from_plain = invariance_curve(small_cnn(), plain, Rotation(), SIZES, **options)
+    assert torch.equal(from_plain.measures["ekld"]["mean"], with_targets)
+    unlabelled = TensorDataset(data.tensors[0])
+    with pytest.raises(TypeError) as raised:
+        invariance_curve(small_cnn(), unlabelled, Rotation(), SIZES, **options)
+    message = str(raised.value)
+    assert message.startswith("dataset: expected a TensorDataset whose last tensor holds the")
+    assert "received a last tensor of dtype torch.float32 and shape (18, 1, 8, 8)" in message
+    assert "Set `dataset.targets` to one integer label per example" in message
+
+
 def test_bad_models():
     wrong_shape = nn.Sequential(nn.Flatten(), nn.Linear(64, 5))
     with pytest.raises(ValueError, match=r"model: expected logits of shape \(\d+, 3\)"):

@@ -22,6 +22,7 @@ from invtransfer.metrics.evaluation import (
     evaluation_set,
     measure_pairs,
 )
+from invtransfer.metrics.pairs import group_means, positive_int, regroup
 from invtransfer.metrics.statistics import bootstrap_interval, log_slope, spearman
 from invtransfer.transforms import Params, TransformFamily
 
@@ -128,7 +129,6 @@ class InvarianceCurve:
             >>> from torch.utils.data import TensorDataset
             >>> from invtransfer.transforms import Brightness
             >>> data = TensorDataset(torch.rand(6, 1, 8, 8), torch.arange(6) % 3)
-            >>> data.targets = torch.arange(6) % 3
             >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
             >>> curve = invariance_curve(model, data, Brightness(), [100, 10, 1],
             ...                          samples_per_class=2, transforms_per_sample=2,
@@ -199,9 +199,15 @@ def invariance_curve(
     image)``, so the numbers do not depend on ``batch_size``. Under an initialised process
     group each rank evaluates its share of the images and every rank gets the whole curve.
 
+    A class's mean is over its pairs, summed with the accumulator of
+    `invtransfer.metrics.pairs`: `InvarianceMetric` and `InvarianceMeter` updated with the
+    same pairs report the same per-class numbers.
+
     Args:
         model: maps float images in [0, 1] (``uint8`` data is scaled) to logits ``(N, C)``.
-        data: clean, labelled images: a Dataset or a DataLoader of ``(images, labels)``.
+        data: clean, labelled images: a Dataset whose labels `invtransfer.labels.resolve_labels`
+            finds (a ``targets`` attribute, or a ``TensorDataset(images, labels)``), or a
+            DataLoader of ``(images, labels)``.
         family: the nuisance transformations.
         class_sizes: training images per class, one per class.
         samples_per_class: clean images evaluated per class (the paper used 40).
@@ -218,7 +224,6 @@ def invariance_curve(
         >>> from torch.utils.data import TensorDataset
         >>> from invtransfer.transforms import Rotation
         >>> data = TensorDataset(torch.rand(20, 1, 8, 8), torch.arange(20) % 2)
-        >>> data.targets = torch.arange(20) % 2
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
         >>> curve = invariance_curve(model, data, Rotation(), class_sizes=[100, 10],
         ...                          samples_per_class=5, transforms_per_sample=3,
@@ -228,9 +233,9 @@ def invariance_curve(
     """
     sizes = check_class_counts(class_sizes, "class_sizes")
     measures = _checked_measures(measures, features)
-    copies = _positive("transforms_per_sample", transforms_per_sample)
+    copies = positive_int("transforms_per_sample", transforms_per_sample)
     evaluation = evaluation_set(
-        data, len(sizes), _positive("samples_per_class", samples_per_class), seed
+        data, len(sizes), positive_int("samples_per_class", samples_per_class), seed
     )
     params = _per_image_params(family, len(evaluation.labels), copies, seed)
     outputs = measure_pairs(
@@ -278,7 +283,6 @@ def strength_curve(
         >>> from torch.utils.data import TensorDataset
         >>> from invtransfer.transforms import Rotation
         >>> data = TensorDataset(torch.rand(8, 1, 8, 8), torch.arange(8) % 2)
-        >>> data.targets = torch.arange(8) % 2
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
         >>> table = strength_curve(model, data, Rotation(), "angle", [0.0, 90.0],
         ...                        num_classes=2, samples_per_class=4, progress=False)
@@ -288,7 +292,7 @@ def strength_curve(
     """
     measures = _checked_measures(measures, None)
     evaluation = evaluation_set(
-        data, num_classes, _positive("samples_per_class", samples_per_class), seed
+        data, num_classes, positive_int("samples_per_class", samples_per_class), seed
     )
     table: dict[str, list] = {"value": [float(v) for v in values]}
     for value in values:
@@ -306,8 +310,9 @@ def strength_curve(
             None,
             num_classes,
         )
-        for name, per_image in outputs.measures.items():
-            table.setdefault(name, []).append(float(per_image.mean()))
+        overall = _means(outputs, outputs.sums.sum(1))
+        for name in measures:
+            table.setdefault(name, []).append(float(overall[name]))
     return table
 
 
@@ -318,31 +323,36 @@ def _tabulate(
     seed: int,
     settings: dict[str, Any],
 ) -> InvarianceCurve:
-    classes = range(len(sizes))
-    members = [evaluation.labels == c for c in classes]
+    """Per-class means over pairs (the images' sums regrouped by class, as `InvarianceMetric`
+    would sum them), and bootstrap intervals over the images' own means."""
+    by_class = _means(outputs, regroup(outputs.sums, evaluation.labels, len(sizes)))
+    per_image = _means(outputs, outputs.sums)
+    members = [evaluation.labels == c for c in range(len(sizes))]
     measures = {}
-    for name, per_image in outputs.measures.items():
+    measured = [name for name in outputs.names if name in MEASURES]  # not accuracy, confidence
+    for name in measured:
         intervals = [
-            bootstrap_interval(per_image[rows], derive_seed(seed, c))
+            bootstrap_interval(per_image[name][rows], derive_seed(seed, c))
             for c, rows in enumerate(members)
         ]
         measures[name] = {
-            "mean": _class_means(per_image, members),
+            "mean": by_class[name],
             "low": torch.tensor([low for low, _ in intervals], dtype=torch.float64),
             "high": torch.tensor([high for _, high in intervals], dtype=torch.float64),
         }
     return InvarianceCurve(
         class_sizes=sizes,
-        images=torch.tensor([int(rows.sum()) for rows in members]),
+        images=torch.bincount(evaluation.labels, minlength=len(sizes)),
         measures=measures,
-        accuracy=_class_means(outputs.correct, members),
-        confidence=_class_means(outputs.confidence, members),
+        accuracy=by_class["accuracy"],
+        confidence=by_class["confidence"],
         settings=settings,
     )
 
 
-def _class_means(per_image: Tensor, members: list[Tensor]) -> Tensor:
-    return torch.stack([per_image[rows].mean() for rows in members])
+def _means(outputs: PairedOutputs, sums: Tensor) -> dict[str, Tensor]:
+    """The mean of every statistic of ``outputs`` from a table of its sums, by name."""
+    return dict(zip(outputs.names, group_means(sums), strict=True))
 
 
 def _per_image_params(family: TransformFamily, images: int, copies: int, seed: int) -> Params:
@@ -368,9 +378,3 @@ def _checked_measures(measures: Sequence[str], features: nn.Module | None) -> li
     if "feature_distance" in measures and features is None:
         raise ValueError("features: 'feature_distance' needs the module whose output to compare")
     return list(measures)
-
-
-def _positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
-    return value

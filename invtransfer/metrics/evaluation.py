@@ -3,7 +3,7 @@ transformed copies in bounded chunks, and each rank's share under DDP."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -18,17 +18,13 @@ from tqdm.auto import tqdm
 from invtransfer._distributed import rank_and_world
 from invtransfer._seeding import generator_for
 from invtransfer.labels import resolve_labels
-from invtransfer.metrics.measures import (
-    consistency,
-    divergence,
-    feature_distance,
-    random_pair_distance,
-)
+from invtransfer.metrics.measures import feature_distance, random_pair_distance
+from invtransfer.metrics.pairs import DIVERGENCE_KINDS, add_pairs, pair_statistics, positive_int
 from invtransfer.transforms import Params, TransformFamily
 
 __all__ = ["MEASURES", "EvaluationSet", "PairedOutputs", "evaluation_set", "measure_pairs"]
 
-MEASURES = ("ekld", "symmetric_kl", "js", "consistency", "feature_distance")
+MEASURES = (*DIVERGENCE_KINDS, "consistency", "feature_distance")
 """The measures an invariance curve can report."""
 
 
@@ -42,12 +38,12 @@ class EvaluationSet:
 
 @dataclass(frozen=True)
 class PairedOutputs:
-    """Per-image results: the mean of each measure over the image's transformed copies, and
-    the clean prediction's correctness and confidence."""
+    """Per-image sums over the image's transformed copies: ``sums`` is a table of
+    `invtransfer.metrics.pairs` (one row per statistic in ``names``, then the pair count; one
+    column per evaluated image)."""
 
-    measures: dict[str, Tensor]
-    correct: Tensor
-    confidence: Tensor
+    names: tuple[str, ...]
+    sums: Tensor
 
 
 def evaluation_set(
@@ -59,7 +55,6 @@ def evaluation_set(
     Examples:
         >>> from torch.utils.data import TensorDataset
         >>> data = TensorDataset(torch.rand(10, 1, 4, 4), torch.arange(10) % 2)
-        >>> data.targets = torch.arange(10) % 2
         >>> chosen = evaluation_set(data, num_classes=2, per_class=3, seed=0)
         >>> chosen.images.shape, chosen.labels.tolist()
         (torch.Size([6, 1, 4, 4]), [0, 0, 0, 1, 1, 1])
@@ -103,26 +98,37 @@ def measure_pairs(
     Each rank of an initialised process group takes every ``world``-th image and the results
     are gathered, so every rank returns the whole table.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: expected an int >= 1, received {batch_size!r}")
+    positive_int("batch_size", batch_size)
+    names = _statistic_names(measures)
+    from_logits = tuple(name for name in names if name != "feature_distance")
     rank, world = rank_and_world()
     mine = torch.arange(rank, len(evaluation.labels), world)
     with _eval_mode(model):
         forward = _Forward(model, features, _model_device(model, device), num_classes)
         clean = _clean_outputs(forward, evaluation.images[mine], batch_size)
-        sums = {name: torch.zeros(len(mine), dtype=torch.float64) for name in measures}
+        labels = evaluation.labels[mine].to(forward.device)
+        sums = torch.zeros(len(names) + 1, len(mine), dtype=torch.float64, device=forward.device)
         pairs = torch.arange(len(mine) * copies)
         for chunk in tqdm(pairs.split(batch_size), desc="invariance", disable=not progress):
             local, k = chunk // copies, chunk % copies
             rows = mine[local] * copies + k
             images = family.apply(evaluation.images[mine[local]].to(forward.device), params[rows])
             logits, feats = forward(images)
-            for name, value in _measures(measures, clean, local, logits, feats).items():
-                sums[name].index_add_(0, local, value.double().cpu())
-    correct = (clean.logits.argmax(1).cpu() == evaluation.labels[mine]).double()
-    confidence = clean.logits.float().softmax(1).amax(1).double().cpu()
-    per_image = {name: total / copies for name, total in sums.items()}
-    return _gather(PairedOutputs(per_image, correct, confidence), mine, len(evaluation.labels))
+            index = local.to(forward.device)
+            statistics = pair_statistics(clean.logits[index], logits, labels[index], from_logits)
+            if from_logits != names:
+                distance = _feature_distance(clean, index, feats).to(statistics)
+                statistics = torch.cat([statistics, distance[None]])
+            add_pairs(sums, statistics, index)
+    return PairedOutputs(names, _gather(sums, len(evaluation.labels)).cpu())
+
+
+def _statistic_names(measures: Sequence[str]) -> tuple[str, ...]:
+    """The requested measures of the logits, the clean accuracy and confidence every curve
+    reports, and the feature distance last when requested."""
+    from_logits = [name for name in measures if name != "feature_distance"]
+    features = ["feature_distance"] if "feature_distance" in measures else []
+    return (*from_logits, "accuracy", "confidence", *features)
 
 
 @contextmanager
@@ -185,21 +191,6 @@ def _clean_outputs(forward: _Forward, images: Tensor, batch_size: int) -> _Outpu
     return _Outputs(torch.cat(logits), torch.cat(features) if features else None)
 
 
-def _measures(
-    names: Sequence[str], clean: _Outputs, local: Tensor, logits: Tensor, feats: Tensor | None
-) -> dict[str, Tensor]:
-    index = local.to(logits.device)
-    paired = clean.logits[index]
-    computed: dict[str, Callable[[], Tensor]] = {
-        "ekld": lambda: divergence(paired, logits, "kl"),
-        "symmetric_kl": lambda: divergence(paired, logits, "symmetric_kl"),
-        "js": lambda: divergence(paired, logits, "js"),
-        "consistency": lambda: consistency(paired, logits),
-        "feature_distance": lambda: _feature_distance(clean, index, feats),
-    }
-    return {name: computed[name]() for name in names}
-
-
 def _feature_distance(clean: _Outputs, index: Tensor, features: Tensor | None) -> Tensor:
     if clean.features is None or features is None:
         raise ValueError("features: the module given for feature_distance produced no output")
@@ -207,29 +198,22 @@ def _feature_distance(clean: _Outputs, index: Tensor, features: Tensor | None) -
     return feature_distance(clean.features[index], features, scale=scale)
 
 
-def _gather(local: PairedOutputs, mine: Tensor, total: int) -> PairedOutputs:
-    """Every rank's rows, in image order, on every rank."""
+def _gather(local: Tensor, total: int) -> Tensor:
+    """Every rank's columns of a sums table (rank ``r`` holds images ``r, r + world, ...``),
+    in image order, on every rank."""
     world = rank_and_world()[1]
     if world == 1:
         return local
     width = -(-total // world)
-
-    def gather(values: Tensor) -> Tensor:
-        padded = torch.full((width,), float("nan"), dtype=torch.float64)
-        padded[: len(values)] = values
-        parts = [torch.empty_like(padded) for _ in range(world)]
-        dist.all_gather(parts, padded)
-        out = torch.empty(total, dtype=torch.float64)
-        for rank, part in enumerate(parts):
-            rows = torch.arange(rank, total, world)
-            out[rows] = part[: len(rows)]
-        return out
-
-    return PairedOutputs(
-        {name: gather(values) for name, values in local.measures.items()},
-        gather(local.correct),
-        gather(local.confidence),
-    )
+    padded = local.new_zeros(len(local), width)
+    padded[:, : local.shape[1]] = local
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    table = local.new_empty(len(local), total)
+    for rank, part in enumerate(parts):
+        columns = torch.arange(rank, total, world, device=local.device)
+        table[:, columns] = part[:, : len(columns)]
+    return table
 
 
 def _first_per_class(loader: DataLoader, num_classes: int, per_class: int) -> EvaluationSet:

@@ -6,13 +6,18 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from invtransfer.metrics.accuracy import _check_range as check_label_range
-from invtransfer.metrics.accuracy import _labels as labels_tensor
-from invtransfer.metrics.measures import DIVERGENCES, consistency
-from invtransfer.metrics.measures import divergence as pair_divergence
+from invtransfer._distributed import rank_and_world
+from invtransfer.metrics.measures import DIVERGENCES
+from invtransfer.metrics.pairs import (
+    DIVERGENCE_KINDS,
+    add_pairs,
+    check_pairs,
+    group_means,
+    pair_statistics,
+    positive_int,
+)
 
 __all__ = ["InvarianceMeter"]
 
@@ -21,7 +26,7 @@ STATISTICS = ("divergence", "consistency", "accuracy", "confidence")
 
 
 class InvarianceMeter(nn.Module):
-    """Accumulates per-class invariance over clean/transformed pairs, torchmetrics style.
+    """Accumulates per-class invariance over clean/transformed pairs, with torch alone.
 
     ``update(clean_logits, transformed_logits, targets)`` pairs row ``i`` of the clean logits
     with row ``i`` of the transformed ones; ``targets[i]`` is the class of the clean image.
@@ -29,7 +34,14 @@ class InvarianceMeter(nn.Module):
     `invtransfer.metrics.measures.divergence`; ``"kl"`` is the paper's eKLD),
     the prediction consistency, whether the clean prediction is correct and its confidence
     (the largest softmax probability). ``compute()`` returns, per class and over all pairs,
-    the means of these four and the number of pairs.
+    the means of these four and the number of pairs. The sums and means are those of
+    `invtransfer.metrics.pairs`, the accumulator `InvarianceMetric` and `invariance_curve`
+    share, so all three report the same numbers for the same pairs.
+
+    With torchmetrics installed, `InvarianceMetric` is the same measurement as a real
+    ``torchmetrics.Metric`` (``forward``, ``merge_state``, ``MetricCollection``, Lightning's
+    ``self.log``), one scalar or per-class tensor per metric; the meter returns all four
+    statistics at once and needs nothing beyond torch.
 
     Every mean is over *pairs*: a clean image updated with ``k`` transforms counts ``k``
     times in its class's accuracy and confidence as well as in its divergence. A class with no
@@ -69,12 +81,12 @@ class InvarianceMeter(nn.Module):
 
     def __init__(self, num_classes: int, divergence: str = "kl") -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes: expected an int >= 1, received {num_classes!r}")
         if divergence not in DIVERGENCES:
             raise ValueError(f"divergence: expected one of {DIVERGENCES}, received {divergence!r}")
-        self.num_classes = num_classes
+        self.num_classes = positive_int("num_classes", num_classes)
         self.divergence = divergence
+        kinds = {kind: name for name, kind in DIVERGENCE_KINDS.items()}
+        self._statistics = (kinds[divergence], *STATISTICS[1:])
         shape = (len(STATISTICS) + 1, num_classes)
         self.register_buffer("sums", torch.zeros(shape, dtype=torch.float64))
 
@@ -91,18 +103,9 @@ class InvarianceMeter(nn.Module):
             >>> meter.compute()["count"].tolist()
             [1, 2]
         """
-        target = self._check(clean_logits, transformed_logits, targets)
-        clean, transformed = clean_logits.detach(), transformed_logits.detach()
-        dtype = torch.float64 if clean.dtype == torch.float64 else torch.float32
-        per_pair = [
-            pair_divergence(clean, transformed, self.divergence),
-            consistency(clean, transformed),
-            clean.argmax(1) == target,
-            F.log_softmax(clean.to(dtype), dim=1).amax(1).exp(),
-            torch.ones_like(target),
-        ]
-        values = torch.stack([value.to(torch.float64) for value in per_pair])
-        self.sums.index_add_(1, target.to(self.sums.device), values.to(self.sums.device))
+        target = check_pairs(clean_logits, transformed_logits, targets, self.num_classes)
+        statistics = pair_statistics(clean_logits, transformed_logits, target, self._statistics)
+        add_pairs(self.sums, statistics, target)
 
     def compute(self, sync: bool = True) -> dict[str, Tensor]:
         """Means per class and over all pairs, summed over ranks when distributed.
@@ -120,14 +123,15 @@ class InvarianceMeter(nn.Module):
             [0.0, nan]
         """
         sums = self.sums.clone()
-        if sync and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if sync and rank_and_world()[1] > 1:
             dist.all_reduce(sums, op=dist.ReduceOp.SUM)
-        count, totals = sums[-1], sums.sum(1)
-        result = {name: sums[row] / count for row, name in enumerate(STATISTICS)}
-        result.update(
-            {f"overall_{name}": totals[row] / totals[-1] for row, name in enumerate(STATISTICS)}
-        )
-        result["count"] = count.round().to(torch.int64)
+        totals = sums.sum(1)
+        result = dict(zip(STATISTICS, group_means(sums), strict=True))
+        result |= {
+            f"overall_{name}": mean
+            for name, mean in zip(STATISTICS, group_means(totals), strict=True)
+        }
+        result["count"] = sums[-1].round().to(torch.int64)
         result["overall_count"] = totals[-1].round().to(torch.int64)
         return result
 
@@ -153,33 +157,3 @@ class InvarianceMeter(nn.Module):
         if self.sums.dtype != torch.float64:
             self.sums = sums.to(device=self.sums.device, dtype=torch.float64)
         return self
-
-    def _check(
-        self, clean_logits: Tensor, transformed_logits: Tensor, targets: Tensor | Sequence[int]
-    ) -> Tensor:
-        """Validate a batch; return the targets as int64 on the logits' device."""
-        _check_logits("clean_logits", clean_logits, self.num_classes)
-        _check_logits("transformed_logits", transformed_logits, self.num_classes)
-        if transformed_logits.shape != clean_logits.shape:
-            raise ValueError(
-                f"transformed_logits: expected the shape of clean_logits "
-                f"{tuple(clean_logits.shape)}, received {tuple(transformed_logits.shape)}"
-            )
-        target = labels_tensor(targets, "targets", clean_logits.device)
-        if len(target) != len(clean_logits):
-            raise ValueError(
-                f"targets: expected one label per pair ({len(clean_logits)}), "
-                f"received {len(target)}"
-            )
-        check_label_range(target, self.num_classes, "targets")
-        return target
-
-
-def _check_logits(name: str, value: Tensor, num_classes: int) -> None:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name}: expected a tensor of logits, received {type(value).__name__}")
-    if value.ndim != 2 or value.shape[1] != num_classes:
-        raise ValueError(
-            f"{name}: expected logits (N, num_classes={num_classes}), "
-            f"received shape {tuple(value.shape)}"
-        )
