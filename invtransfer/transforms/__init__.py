@@ -3,7 +3,9 @@
 A family is a distribution over nuisance transformations (rotation, background intensity,
 stroke width, lighting, ...). ``family.sample(n, generator)`` draws replayable
 `Params`, ``family.apply(x, params)`` applies them to a batch in one call, and
-``family(x)`` does both, as an ``nn.Module``.
+``family(x)`` does both, as an ``nn.Module``. Under every family is a public batched kernel
+in `invtransfer.transforms.functional` (``from invtransfer.transforms import functional as
+F``) that applies given per-image parameters to a float batch.
 
 Examples:
     >>> import torch
@@ -15,6 +17,7 @@ Examples:
 """
 
 from invtransfer._images import skip_range_checks
+from invtransfer.transforms import functional
 from invtransfer.transforms.adapters import (
     FamilyTransform,
     TorchvisionFamily,
@@ -23,8 +26,9 @@ from invtransfer.transforms.adapters import (
 )
 from invtransfer.transforms.base import TransformFamily, Views
 from invtransfer.transforms.compose import Compose, RandomApply, RandomChoice
+from invtransfer.transforms.functional import dilate_or_erode
 from invtransfer.transforms.geometric import Affine, HorizontalFlip, RandomCrop, Rotation
-from invtransfer.transforms.morphology import Morphology, dilate_or_erode
+from invtransfer.transforms.morphology import Morphology
 from invtransfer.transforms.params import Params
 from invtransfer.transforms.photometric import (
     BackgroundIntensity,
@@ -57,6 +61,7 @@ __all__ = [
     "Views",
     "dilate_or_erode",
     "from_torchvision",
+    "functional",
     "skip_range_checks",
     "to_torchvision",
 ]

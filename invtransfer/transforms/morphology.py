@@ -1,10 +1,8 @@
 """Stroke-width nuisance: per-sample grey-level dilation or erosion with square kernels.
 
-A ``k x k`` square is separable, so the maximum over it is a maximum over ``k`` rows of a
-maximum over ``k`` columns. The windows of sizes 1, 2, 3, ... are nested, each adding one
-offset to the one before, so with the batch sorted by kernel size each pass is a running
-maximum in which offset ``j`` updates only the images whose kernel reaches it: one in-place
-operation per offset, no loop over samples. Erosion is dilation of ``-x``.
+The family draws a kernel width and a direction per image; the batched kernel
+`invtransfer.transforms.functional.dilate_or_erode` applies them, one in-place operation per
+kernel offset and no loop over samples.
 
 **Anchor of even kernels.** The output at a pixel is the maximum (dilation) or minimum
 (erosion) over the input at offsets ``-(k // 2) .. (k - 1) // 2`` in each direction, as
@@ -22,15 +20,18 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from invtransfer.transforms import functional as F
 from invtransfer.transforms._ranges import as_number, as_sizes, bernoulli, choice
 from invtransfer.transforms.base import TransformFamily
 from invtransfer.transforms.params import Params
 
-__all__ = ["Morphology", "dilate_or_erode"]
+__all__ = ["Morphology"]
 
 
 class Morphology(TransformFamily):
     """Thicken or thin strokes: per image, dilate with probability ``dilate_p``, else erode.
+
+    Applied by [`functional.dilate_or_erode`][invtransfer.transforms.functional.dilate_or_erode].
 
     The defaults are the paper's K49-DIL recipe: with probability 0.6 dilate with a square
     kernel of size 2, 3 or 4, otherwise erode with size 1 or 2 (size 1 changes nothing).
@@ -75,63 +76,10 @@ class Morphology(TransformFamily):
         )
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        return dilate_or_erode(x, params.size, params.dilate)
+        return F.dilate_or_erode(x, params.size, params.dilate)
 
     def extra_repr(self) -> str:
         return (
             f"dilate_p={self.dilate_p}, dilate_sizes={self.dilate_sizes}, "
             f"erode_sizes={self.erode_sizes}"
         )
-
-
-def dilate_or_erode(x: Tensor, size: Tensor, dilate: Tensor) -> Tensor:
-    """Grey-level dilation or erosion of each image of ``x`` by a square of its own size.
-
-    Args:
-        x: float ``(N, C, H, W)`` batch.
-        size: ``(N,)`` integer kernel widths, each at least 1.
-        dilate: ``(N,)`` booleans: dilate (maximum) where true, erode (minimum) where false.
-
-    Examples:
-        >>> x = torch.zeros(1, 1, 5, 5)
-        >>> x[0, 0, 2, 2] = 1.0
-        >>> dilate_or_erode(x, torch.tensor([2]), torch.tensor([True]))[0, 0, 1:4, 1:4]
-        tensor([[0., 0., 0.],
-                [0., 1., 1.],
-                [0., 1., 1.]])
-    """
-    for name, value in (("size", size), ("dilate", dilate)):
-        if value.shape != (len(x),):
-            raise ValueError(
-                f"{name}: expected one value per image, shape ({len(x)},), received shape "
-                f"{tuple(value.shape)}"
-            )
-    order = torch.argsort(size)
-    ordered = size[order]
-    smallest, largest = ordered[[0, -1]].tolist()
-    if smallest < 1:
-        raise ValueError(f"size: expected kernel sizes >= 1, received {size.tolist()}")
-    first_of_width = torch.searchsorted(ordered, torch.arange(2, largest + 1, device=size.device))
-    sign = torch.where(dilate[order], 1.0, -1.0).to(x.dtype).view(-1, 1, 1, 1)
-    signed = x.index_select(0, order).mul_(sign)  # erosion is dilation of -x
-    across = _grow(signed, torch.empty_like(signed), first_of_width.tolist(), dim=-1)
-    grown = _grow(across, signed, first_of_width.tolist(), dim=-2)  # reuses signed's memory
-    return grown.mul_(sign).index_select(0, torch.argsort(order))
-
-
-def _grow(x: Tensor, out: Tensor, first_of_width: list[int], dim: int) -> Tensor:
-    """Write into ``out`` the per-image maximum of ``x`` along ``dim`` over its window.
-
-    ``x`` is sorted by kernel width ``k``, and ``first_of_width[k - 2]`` is the first row
-    whose width is at least ``k``. The windows are nested, each width adding one offset to
-    the one before, so a running maximum updates only the rows that need that offset.
-    """
-    out.copy_(x)
-    length = x.shape[dim]
-    for width, first in enumerate(first_of_width, start=2):
-        offset = (width - 1) // 2 if width % 2 else -(width // 2)
-        reach = length - abs(offset)
-        if reach > 0:
-            target = out[first:].narrow(dim, max(-offset, 0), reach)
-            target.clamp_(min=x[first:].narrow(dim, max(offset, 0), reach))
-    return out

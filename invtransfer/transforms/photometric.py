@@ -1,7 +1,9 @@
 """Photometric nuisances: background intensity, brightness, contrast, gamma, saturation, blur.
 
-Each family draws one scalar per image and applies the whole batch with broadcast arithmetic.
-Values are fractions of the [0, 1] range, so they mean the same for ``uint8`` and float inputs.
+Each family draws one scalar per image; the kernels in `invtransfer.transforms.functional`
+(``background_intensity``, ``adjust_brightness``, ...) apply the whole batch with broadcast
+arithmetic. Values are fractions of the [0, 1] range, so they mean the same for ``uint8`` and
+float inputs.
 """
 
 from __future__ import annotations
@@ -10,16 +12,15 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from invtransfer.transforms import functional as F
 from invtransfer.transforms._ranges import as_number, as_range, uniform
 from invtransfer.transforms.base import TransformFamily
+from invtransfer.transforms.functional import _check_kernel_size
 from invtransfer.transforms.params import Params
 
 __all__ = ["BackgroundIntensity", "Brightness", "Contrast", "Gamma", "GaussianBlur", "Saturation"]
-
-_LUMA = (0.2989, 0.587, 0.114)  # ITU-R BT.601 weights as torchvision rounds them
 
 
 class _ScalarFamily(TransformFamily):
@@ -38,16 +39,15 @@ class _ScalarFamily(TransformFamily):
     def identity(self, n: int, device: torch.device | str | None = None) -> Params:
         return Params(**{self.field: torch.full((n,), self.identity_value, device=device)})
 
-    def _per_image(self, params: Params, x: Tensor) -> Tensor:
-        """The scalar of every image, shaped ``(N, 1, 1, 1)`` to broadcast against ``x``."""
-        return params[self.field].to(x.dtype).view(-1, 1, 1, 1)
-
     def extra_repr(self) -> str:
         return f"{self.field}={self.range}"
 
 
 class BackgroundIntensity(_ScalarFamily):
     """Give the background of each image one random intensity (the paper's K49-BG nuisance).
+
+    Applied by
+    [`functional.background_intensity`][invtransfer.transforms.functional.background_intensity].
 
     A pixel is background when every channel is within ``tolerance`` of ``background``; it is
     shifted by ``intensity - background``, so an exact background pixel becomes ``intensity``
@@ -84,9 +84,7 @@ class BackgroundIntensity(_ScalarFamily):
         self.identity_value = self.background
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        is_background = ((x - self.background).abs() <= self.tolerance).all(dim=1, keepdim=True)
-        shift = self._per_image(params, x) - self.background
-        return torch.where(is_background, x + shift, x)
+        return F.background_intensity(x, params.intensity, self.background, self.tolerance)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, background={self.background}, tolerance={self.tolerance}"
@@ -94,6 +92,9 @@ class BackgroundIntensity(_ScalarFamily):
 
 class Brightness(_ScalarFamily):
     """Multiply each image by a random factor (torchvision's brightness), clamped to [0, 1].
+
+    Applied by
+    [`functional.adjust_brightness`][invtransfer.transforms.functional.adjust_brightness].
 
     Examples:
         >>> y = Brightness((0.5, 1.5))(torch.rand(4, 3, 8, 8))
@@ -107,11 +108,13 @@ class Brightness(_ScalarFamily):
         super().__init__("factor", factor, (0.0, math.inf))
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        return x * self._per_image(params, x)
+        return F.adjust_brightness(x, params.factor)
 
 
 class Contrast(_ScalarFamily):
     """Blend each image with its mean grey level by a random factor (torchvision's contrast).
+
+    Applied by [`functional.adjust_contrast`][invtransfer.transforms.functional.adjust_contrast].
 
     ``factor`` 0 gives a flat grey image, 1 the image itself, above 1 more contrast.
 
@@ -128,12 +131,13 @@ class Contrast(_ScalarFamily):
         super().__init__("factor", factor, (0.0, math.inf))
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        mean = _grey(x).mean(dim=(1, 2, 3), keepdim=True)
-        return torch.lerp(mean, x, self._per_image(params, x))
+        return F.adjust_contrast(x, params.factor)
 
 
 class Gamma(_ScalarFamily):
     """Raise each image to a random power ``gamma`` (below 1 brightens dark regions).
+
+    Applied by [`functional.adjust_gamma`][invtransfer.transforms.functional.adjust_gamma].
 
     Examples:
         >>> x = torch.full((1, 1, 2, 2), 0.25)
@@ -147,11 +151,14 @@ class Gamma(_ScalarFamily):
         super().__init__("gamma", gamma, (1e-3, math.inf))
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        return x.pow(self._per_image(params, x))
+        return F.adjust_gamma(x, params.gamma)
 
 
 class Saturation(_ScalarFamily):
     """Blend each RGB image with its greyscale version by a random factor.
+
+    Applied by
+    [`functional.adjust_saturation`][invtransfer.transforms.functional.adjust_saturation].
 
     ``factor`` 0 gives greyscale, 1 the image itself, above 1 stronger colours.
 
@@ -168,11 +175,13 @@ class Saturation(_ScalarFamily):
         super().__init__("factor", factor, (0.0, math.inf))
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        return torch.lerp(_grey(x), x, self._per_image(params, x))
+        return F.adjust_saturation(x, params.factor)
 
 
 class GaussianBlur(_ScalarFamily):
     """Blur each image with a Gaussian of random standard deviation ``sigma`` (in pixels).
+
+    Applied by [`functional.gaussian_blur`][invtransfer.transforms.functional.gaussian_blur].
 
     The whole batch is one separable, grouped convolution with per-image kernels, padded by
     reflection. ``sigma`` 0 leaves an image unchanged.
@@ -194,31 +203,10 @@ class GaussianBlur(_ScalarFamily):
         super().__init__("sigma", sigma, (0.0, math.inf))
         if kernel_size is None:
             kernel_size = 2 * math.ceil(3 * self.range[1]) + 1
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
-            raise TypeError(f"kernel_size: expected an odd int, received {kernel_size!r}")
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: expected an odd int >= 1, received {kernel_size}")
-        self.kernel_size = kernel_size
+        self.kernel_size = _check_kernel_size(kernel_size)
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        n, c, height, width = x.shape
-        radius = min(self.kernel_size // 2, height - 1, width - 1)
-        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-        sigma = params.sigma.to(x.dtype).clamp_min(1e-6)[:, None]
-        kernel = torch.softmax(-(offsets**2) / (2 * sigma**2), dim=1)  # (N, 2r+1), sums to 1
-        kernel = kernel.repeat_interleave(c, dim=0)  # one kernel per (image, channel)
-        flat = F.pad(x.reshape(1, n * c, height, width), [radius] * 4, mode="reflect")
-        flat = F.conv2d(flat, kernel[:, None, :, None], groups=n * c)
-        flat = F.conv2d(flat, kernel[:, None, None, :], groups=n * c)
-        return flat.view(n, c, height, width)
+        return F.gaussian_blur(x, params.sigma, self.kernel_size)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, kernel_size={self.kernel_size}"
-
-
-def _grey(x: Tensor) -> Tensor:
-    """``(N, 1, H, W)`` grey levels: luma for RGB, the channel mean otherwise."""
-    if x.shape[1] == 3:
-        weights = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x * weights).sum(dim=1, keepdim=True)
-    return x.mean(dim=1, keepdim=True)
