@@ -10,6 +10,8 @@ from invtransfer.transforms import (
     BackgroundIntensity,
     Brightness,
     Compose,
+    Contrast,
+    Gamma,
     Morphology,
     Params,
     RandomApply,
@@ -100,3 +102,15 @@ def test_composites_reject_non_families():
         RandomChoice([Rotation(), Brightness()], p=[1.0])
     with pytest.raises(ValueError, match="positive sum"):
         RandomChoice([Rotation(), Brightness()], p=[0.0, 0.0])
+
+
+def test_compose_hands_every_step_images_in_the_unit_range():
+    # Contrast 1.4 pushes dark pixels below 0; a fractional gamma of a negative value is NaN
+    family = Compose([Contrast(), Gamma()])
+    params = Params(
+        **{"0": Params(factor=torch.full((4,), 1.4)), "1": Params(gamma=torch.full((4,), 0.7))}
+    )
+    x = torch.rand(4, 3, 8, 8, generator=seeded())
+    y = family.apply(x, params)
+    expected = Gamma().apply(Contrast().apply(x, params["0"]), params["1"])
+    assert torch.isfinite(y).all() and torch.equal(y, expected)

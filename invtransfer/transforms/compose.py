@@ -80,8 +80,8 @@ class Compose(_Composite):
         return Params(**self._identity_children(n, device))
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
-        for name, family in self.members():
-            x = family._transform(x, params[name])
+        for name, family in self.members():  # each step's input in [0, 1], as on its own
+            x = family._transform(x, params[name]).clamp_(0, 1)
         return x
 
 
