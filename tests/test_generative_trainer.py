@@ -32,7 +32,7 @@ from invtransfer.generative import (
     load_generator,
     preset,
 )
-from invtransfer.generative.trainer import Callback, CheckpointEvery, LogEvery, SamplesEvery
+from invtransfer.generative.trainer import CheckpointEvery, LogEvery, MUNITCallback, SamplesEvery
 
 TINY = preset("tiny", image_size=28, channels=1)
 CHECKPOINT_FILES = {
@@ -182,7 +182,7 @@ def test_a_user_dataloader_is_used_as_given(tmp_path):
     assert all(torch.isfinite(torch.tensor(list(losses.values()))))
 
 
-class Recorder(Callback):
+class Recorder(MUNITCallback):
     """Every call it gets: (iteration, losses)."""
 
     def __init__(self) -> None:
@@ -240,9 +240,11 @@ def test_a_callback_of_a_built_in_type_replaces_the_one_fit_makes(tmp_path, capl
 
 def test_bad_callbacks_are_refused_naming_them(tmp_path):
     trainer = MUNITTrainer(TINY, tmp_path, device="cpu")
-    with pytest.raises(TypeError, match=r"callbacks\[1\]: expected a Callback .*received object"):
+    with pytest.raises(
+        TypeError, match=r"callbacks\[1\]: expected a MUNITCallback .*received object"
+    ):
         trainer.fit(glyphs(), 2, batch_size=4, progress=False, callbacks=[Recorder(), object()])
-    with pytest.raises(TypeError, match="callbacks: expected a list of Callback objects"):
+    with pytest.raises(TypeError, match="callbacks: expected a list of MUNITCallback objects"):
         trainer.fit(glyphs(), 2, batch_size=4, progress=False, callbacks=Recorder())
     with pytest.raises(ValueError, match="log_every: expected an int >= 1, received 0"):
         trainer.fit(glyphs(), 2, batch_size=4, progress=False, log_every=0)

@@ -7,7 +7,7 @@ and of the sampler's ``(seed, epoch)``, so a run resumed from a checkpoint conti
 the uninterrupted run would have.
 
 The losses are `MUNITObjectives`'; the loop is `MUNITTrainer.fit`, and what happens between
-iterations (checkpoints, sample grids, logging, whatever you add) is a `Callback`.
+iterations (checkpoints, sample grids, logging, whatever you add) is a `MUNITCallback`.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ from invtransfer.labels import resolve_labels
 from invtransfer.sampling import ClassBalancedSampler
 
 __all__ = [
-    "Callback",
     "CheckpointEvery",
     "LogEvery",
+    "MUNITCallback",
     "MUNITTrainer",
     "NonFiniteLossError",
     "SamplesEvery",
@@ -155,7 +155,7 @@ class MUNITTrainer:
         resume: bool = True,
         progress: bool = True,
         log_every: int | None = None,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[MUNITCallback] = (),
     ) -> dict[str, float]:
         """Train until ``iterations`` in all (resuming from the last checkpoint in ``out_dir``
         if ``resume``); return the last iteration's losses.
@@ -177,7 +177,7 @@ class MUNITTrainer:
             progress: show a progress bar with the losses.
             log_every: log the losses (``logging``, INFO, rank 0) every this many iterations
                 (default: with each checkpoint).
-            callbacks: more `Callback` objects, called after the built-in ones (a
+            callbacks: more `MUNITCallback` objects, called after the built-in ones (a
                 TensorBoard writer, say); one of a built-in type replaces the one made from
                 the arguments above (`SamplesEvery` with your own images, say).
         """
@@ -390,7 +390,7 @@ class MUNITTrainer:
             )
 
 
-class Callback:
+class MUNITCallback:
     """What to do after each step of `MUNITTrainer.fit`, and when it ends.
 
     Override either method; here both do nothing. ``losses`` are the floats `MUNITTrainer.step`
@@ -404,7 +404,7 @@ class Callback:
         >>> import tempfile
         >>> from invtransfer.data import Glyphs
         >>> from invtransfer.generative import MUNITTrainer, preset
-        >>> class History(Callback):
+        >>> class History(MUNITCallback):
         ...     def __init__(self):
         ...         self.rows = []
         ...     def on_step_end(self, trainer, losses):
@@ -426,7 +426,7 @@ class Callback:
         (empty when it had nothing left to do); not called when a step raised."""
 
 
-class _Periodic(Callback, ABC):
+class _Periodic(MUNITCallback, ABC):
     """Act every ``every`` iterations, and at the end of ``fit`` if it took steps since."""
 
     def __init__(self, every: int) -> None:
@@ -618,15 +618,16 @@ def _average_gradients(module: nn.Module, world_size: int) -> None:
         offset += grad.numel()
 
 
-def _check_callbacks(callbacks: Sequence[Callback]) -> None:
+def _check_callbacks(callbacks: Sequence[MUNITCallback]) -> None:
     if not isinstance(callbacks, (list, tuple)):
         raise TypeError(
-            f"callbacks: expected a list of Callback objects, received {type(callbacks).__name__}"
+            f"callbacks: expected a list of MUNITCallback objects, received "
+            f"{type(callbacks).__name__}"
         )
     for index, callback in enumerate(callbacks):
         if not all(callable(getattr(callback, name, None)) for name in _HOOKS):
             raise TypeError(
-                f"callbacks[{index}]: expected a Callback (with on_step_end and on_fit_end), "
+                f"callbacks[{index}]: expected a MUNITCallback (with on_step_end and on_fit_end), "
                 f"received {type(callback).__name__}"
             )
 
