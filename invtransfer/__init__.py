@@ -62,7 +62,7 @@ _EXPORTS = {
         "InvarianceCurve", "InvarianceMeter", "balanced_accuracy", "invariance_curve",
     ),
     "invtransfer.generative": (
-        "GenerativeAugment", "MUNITTrainer", "load_generator", "preset",
+        "GenerativeAugment", "MUNITObjectives", "MUNITTrainer", "load_generator", "preset",
     ),
 }  # fmt: skip
 """Which subpackage each top-level name comes from."""

@@ -17,11 +17,16 @@ Examples:
 from invtransfer.generative.augment import GATES, GenerativeAugment
 from invtransfer.generative.bank import TranslationBank
 from invtransfer.generative.config import PRESETS, LossWeights, MUNITConfig, preset
-from invtransfer.generative.grid import translation_grid
+from invtransfer.generative.grid import grid_images, translation_grid
 from invtransfer.generative.networks import MUNITDiscriminator, MUNITGenerator
+from invtransfer.generative.objectives import MUNITObjectives
 from invtransfer.generative.trainer import (
+    CheckpointEvery,
+    LogEvery,
+    MUNITCallback,
     MUNITTrainer,
     NonFiniteLossError,
+    SamplesEvery,
     latest_checkpoint,
     load_generator,
 )
@@ -29,14 +34,20 @@ from invtransfer.generative.trainer import (
 __all__ = [
     "GATES",
     "PRESETS",
+    "CheckpointEvery",
     "GenerativeAugment",
+    "LogEvery",
     "LossWeights",
     "MUNITConfig",
+    "MUNITCallback",
     "MUNITDiscriminator",
     "MUNITGenerator",
+    "MUNITObjectives",
     "MUNITTrainer",
     "NonFiniteLossError",
+    "SamplesEvery",
     "TranslationBank",
+    "grid_images",
     "latest_checkpoint",
     "load_generator",
     "preset",
