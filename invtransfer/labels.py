@@ -45,7 +45,9 @@ def resolve_labels(
 
     A ``TensorDataset`` without ``targets`` or ``labels`` attributes has its labels in its
     last tensor, as in ``TensorDataset(images, labels)``: a 1-D integer tensor, one label per
-    example. Any other last tensor is an error, unless ``allow_iteration`` is given.
+    example. Any other last tensor, or a single tensor (inputs without labels), is an error,
+    unless ``allow_iteration`` is given. A ``TensorDataset(images, labels, indices)`` would
+    give its indices: set its ``targets`` attribute instead.
 
     Args:
         dataset: any map-style dataset; may be ``None`` when ``labels`` is given.
@@ -166,15 +168,16 @@ def _labels_of(dataset: Dataset, allow_iteration: bool) -> Tensor:
     if isinstance(dataset, ConcatDataset):
         return torch.cat([_labels_of(part, allow_iteration) for part in dataset.datasets])
     if isinstance(dataset, TensorDataset):
-        last = dataset.tensors[-1]
+        last, single = dataset.tensors[-1], len(dataset.tensors) == 1
         integer = not (last.is_floating_point() or last.is_complex() or last.dtype == torch.bool)
-        if integer and last.ndim == 1:
+        if integer and last.ndim == 1 and not single:
             return _as_label_tensor(last, "TensorDataset.tensors[-1]")
         if not allow_iteration:
             raise (ValueError if integer else TypeError)(
-                "dataset: expected a TensorDataset whose last tensor holds the labels, a 1-D "
-                f"integer tensor with one label per example; received a last tensor of dtype "
-                f"{last.dtype} and shape {tuple(last.shape)}. {_LABELS_ADVICE}"
+                "dataset: expected a TensorDataset(inputs, ..., labels) whose last tensor holds "
+                "the labels, a 1-D integer tensor with one label per example; received "
+                f"{'a single' if single else 'a last'} tensor of dtype {last.dtype} and shape "
+                f"{tuple(last.shape)}. {_LABELS_ADVICE}"
             )
     samples = getattr(dataset, "samples", None)
     if isinstance(samples, Sequence) and samples and isinstance(samples[0], tuple):

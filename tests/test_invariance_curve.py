@@ -210,8 +210,8 @@ def test_a_tensor_dataset_gives_its_labels_and_one_without_them_says_what_to_do(
     with pytest.raises(TypeError) as raised:
         invariance_curve(small_cnn(), unlabelled, Rotation(), SIZES, **options)
     message = str(raised.value)
-    assert message.startswith("dataset: expected a TensorDataset whose last tensor holds the")
-    assert "received a last tensor of dtype torch.float32 and shape (18, 1, 8, 8)" in message
+    assert message.startswith("dataset: expected a TensorDataset(inputs, ..., labels) whose")
+    assert "received a single tensor of dtype torch.float32 and shape (18, 1, 8, 8)" in message
     assert "Set `dataset.targets` to one integer label per example" in message
 
 

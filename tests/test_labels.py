@@ -79,13 +79,28 @@ def test_a_tensor_dataset_has_its_labels_last():
 )
 def test_a_tensor_dataset_without_labels_last_is_named(last, error, received):
     data = TensorDataset(torch.rand(4, 1, 8, 8), last)
+    assert_names_the_tensor(data, error, f"a last tensor of {received}")
+
+
+@pytest.mark.parametrize(
+    ("only", "error", "received"),
+    [
+        (torch.arange(4), ValueError, "dtype torch.int64 and shape (4,)"),
+        (torch.rand(4, 1, 8, 8), TypeError, "dtype torch.float32 and shape (4, 1, 8, 8)"),
+    ],
+)
+def test_a_tensor_dataset_of_one_tensor_has_no_labels(only, error, received):
+    assert_names_the_tensor(TensorDataset(only), error, f"a single tensor of {received}")
+
+
+def assert_names_the_tensor(data: TensorDataset, error: type, received: str) -> None:
     with pytest.raises(error) as raised:
         resolve_labels(data)
     message = str(raised.value)
-    assert message.startswith("dataset: expected a TensorDataset whose last tensor holds")
+    assert message.startswith("dataset: expected a TensorDataset(inputs, ..., labels) whose last")
     assert "1-D integer tensor with one label per example" in message
-    assert f"received a last tensor of {received}" in message
-    assert "`dataset.targets`" in message and "`labels=`" in message
+    assert f"received {received}. Set `dataset.targets`" in message
+    assert "pass `labels=` where the function takes it" in message
 
 
 def test_a_tensor_dataset_with_labels_elsewhere_is_read_when_allowed():
