@@ -102,7 +102,10 @@ def test_resume_mid_epoch_yields_exactly_the_remaining_indices():
     assert state == {"epoch": 2, "position": 317}
     restored = ClassBalancedSampler(LABELS, seed=4, num_replicas=3, rank=1)
     restored.load_state_dict(state)
+    restored.set_epoch(2)  # as frameworks do at each epoch start: the position stays
     assert head + list(restored) == full
+    with pytest.raises(ValueError, match=r"state\['position'\]: expected an int in \[0, 934\]"):
+        restored.load_state_dict({"epoch": 2, "position": 935})
 
 
 def test_epochs_differ_and_repeat():
@@ -313,7 +316,7 @@ def test_an_infinite_stream_is_the_finite_epochs_end_to_end(name):
 def test_an_infinite_stream_resumes_exactly_across_a_roll_over(name):
     expected = finite_epochs(SAMPLERS[name](), 3)
     sampler = SAMPLERS[name](infinite=True)
-    consumed = len(expected) * 2 // 3  # in epoch 1 or 2
+    consumed = len(expected) * 2 // 3  # two thirds in: past a roll-over
     stream = iter(sampler)
     take(stream, consumed)
     state = sampler.state_dict()
