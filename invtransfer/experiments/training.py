@@ -220,9 +220,9 @@ def _train_epoch(
 ) -> float:
     """One pass over ``batches``; returns the mean training loss."""
     total, seen = 0.0, 0
-    for x, y in batches:
+    for step, (x, y) in enumerate(batches):
         if augment is not None:
-            x, y, _ = augment(x, y)
+            x, y = augment(x, y, key=step)
         value = loss(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         value.backward()

@@ -3,22 +3,27 @@
 The paper's Generative Invariance Transfer in a training loop: a frozen generator, trained
 on the whole long-tailed dataset, re-draws the nuisance of some images of every batch while
 keeping their labels, so that the small classes see the variation the large ones teach.
+`LearnedNuisance` is the same generator as a transform family (every image translated), for
+measuring how invariant a model is to the nuisance the generator learned.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import secrets
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
+import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from invtransfer._images import ImageBatch
-from invtransfer._seeding import generator_for
-from invtransfer.generative.bank import TranslationBank
+from invtransfer._seeding import derive_seed, generator_for
+from invtransfer.generative.bank import TranslationBank, check_range
 from invtransfer.generative.checkpoint import read_json, read_tensors, write_folder
 from invtransfer.generative.config import MUNITConfig
 from invtransfer.generative.networks import MUNITGenerator, check_images, random_styles
@@ -26,19 +31,113 @@ from invtransfer.generative.trainer import load_generator
 from invtransfer.labels import check_class_counts
 from invtransfer.transforms import Params, TransformFamily
 
-__all__ = ["GATES", "GenerativeAugment"]
+__all__ = ["GATES", "AugmentCollator", "GenerativeAugment", "LearnedNuisance"]
 
 GATES = ("below", "linear")
 """How ``size_threshold`` gates classes: ``below`` translates only classes smaller than the
 threshold; ``linear`` keeps a translation with a probability that falls linearly from 1 for
 the smallest class to 0 at the threshold (the paper's optional gate)."""
 
-_BATCH_STREAM = 0  # batch draws come from (seed, _BATCH_STREAM, epoch, batch index)
+_BATCH_STREAM = 0  # step keys: draws from (seed, _BATCH_STREAM, epoch, step)
+_INDEX_STREAM = 2  # index keys: draws from (seed, _INDEX_STREAM, epoch) and each index
 _SETTINGS = ("fraction", "class_counts", "size_threshold", "gate", "start_epoch", "seed")
+_INDEX_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+_ITEM_KEYS = ("image", "label", "index")
 
 
-class GenerativeAugment(TransformFamily):
+class LearnedNuisance(TransformFamily):
+    """The nuisance a MUNIT generator learned, as a transform family: every image is
+    translated under its own N(0, I) style code.
+
+    Hand it to the invariance metrics to measure how much a classifier's predictions move
+    under that nuisance (``invariance_curve(model, data, LearnedNuisance(generator), ...)``).
+    It keeps a frozen copy of ``generator`` (``eval``, no gradients, ``no_grad``), so the
+    caller's generator stays trainable. Parameters: ``style`` ``(N, style_dim)`` and
+    ``translate`` ``(N,)`` bool; `identity` translates nothing.
+
+    Examples:
+        >>> from invtransfer.generative import MUNITGenerator, preset
+        >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
+        >>> nuisance, x = LearnedNuisance(generator), torch.rand(3, 1, 8, 8)
+        >>> params = nuisance.sample(3, generator=torch.Generator().manual_seed(0))
+        >>> params.style.shape, torch.equal(nuisance.apply(x, params), nuisance.apply(x, params))
+        (torch.Size([3, 4]), True)
+        >>> torch.equal(nuisance.apply(x, nuisance.identity(3)), x)
+        True
+    """
+
+    def __init__(self, generator: MUNITGenerator) -> None:
+        super().__init__()
+        if not isinstance(generator, MUNITGenerator):
+            raise TypeError(
+                f"generator: expected a MUNITGenerator, received {type(generator).__name__}"
+            )
+        self.generator = copy.deepcopy(generator).eval().requires_grad_(False)
+        self.config = generator.config
+        self.channels = (self.config.channels,)
+
+    def train(self, mode: bool = True) -> LearnedNuisance:
+        """``nn.Module.train``, except that the generator stays in ``eval`` mode."""
+        super().train(mode)
+        self.generator.eval()
+        return self
+
+    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
+        """Parameters that translate nothing."""
+        return Params(
+            style=torch.zeros(n, self.config.style_dim, device=device),
+            translate=torch.zeros(n, dtype=torch.bool, device=device),
+        )
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        styles = torch.randn(n, self.config.style_dim, generator=generator, device=device)
+        return Params(style=styles, translate=torch.ones(n, dtype=torch.bool, device=device))
+
+    def _transform(self, x: Tensor, params: Params) -> Tensor:
+        return self._translate_rows(x, params.translate, params.style)
+
+    def _translate_rows(self, x: Tensor, rows: Tensor, styles: Tensor) -> Tensor:
+        """A copy of ``x`` with the rows of the bool mask ``rows`` translated under ``styles``."""
+        out = x.clone()
+        chosen = rows.nonzero().squeeze(1)
+        if len(chosen):
+            out[chosen] = self._translate(x[chosen], styles[chosen])
+        return out
+
+    def _translate(self, x: Tensor, styles: Tensor) -> Tensor:
+        """Translate float images in [0, 1] under ``styles``, returned where ``x`` was."""
+        weight = next(self.generator.parameters())
+        with torch.no_grad():
+            out = self.generator(x.to(weight) * 2 - 1, styles.to(weight))
+        return out.add_(1).div_(2).to(x.device, x.dtype)
+
+    def _validate(self, x: Tensor) -> ImageBatch:
+        batch = super()._validate(x)
+        check_images(self.config, batch.images)
+        device = next(self.generator.parameters()).device
+        if batch.images.device.type != device.type:
+            raise ValueError(
+                f"x: the generator is on {device}, received images on {batch.images.device}; "
+                f"move the module with .to(device) or the images to {device}"
+            )
+        return batch
+
+
+class _Draws(NamedTuple):
+    """The random numbers of one call, one row per image."""
+
+    styles: Tensor  # (N, style_dim) float32 style codes
+    order: Tensor  # (N,) the rows in proposal order: the first round(fraction * N) are proposed
+    gate: Tensor  # (N,) uniforms in [0, 1): a row survives the class gate when below its rate
+    entry: Tensor | None  # (N,) uniforms choosing a bank entry (index keys only)
+
+
+class GenerativeAugment(nn.Module):
     """Translate a share of every batch with a frozen MUNIT generator; labels are kept.
+
+    ``augment(x, y, key)`` returns ``(images, labels)`` like torchvision's ``CutMix`` and
+    timm's ``Mixup``: the images in the dtype and range of ``x`` with some rows translated,
+    the labels unchanged (``return_mask=True`` adds the translated rows). See `forward`.
 
     Args:
         generator: a trained `MUNITGenerator`; the augment keeps a frozen copy of it.
@@ -49,24 +148,26 @@ class GenerativeAugment(TransformFamily):
         gate: ``"below"`` or ``"linear"`` (see `GATES`).
         start_epoch: translate nothing before this epoch (the paper's delayed start, e.g.
             the first learning-rate step); see `set_epoch`.
-        seed: which rows are translated and their styles follow from ``(seed, epoch,
-            batch index)``, so a run repeats exactly.
+        seed: the draws follow from ``(seed, epoch, key)``, so a run repeats exactly.
 
-    Calling it with labels, ``augment(x, y)``, returns ``(images, labels, mask)``: images in
-    the dtype and range of ``x`` with the rows of ``mask`` translated, and ``labels`` unchanged.
-    As a `TransformFamily` (``augment(x)``, ``sample``, ``apply``, ``views``) it translates
-    every image, so invariance can be measured against the learned nuisance.
+    Its only state is the epoch (`set_epoch`). It is part of `state_dict` (beside the frozen
+    weights), so ``load_state_dict`` resumes it, and it lives in shared memory, so DataLoader
+    workers that run `collate`, persistent ones included, see every `set_epoch` of the main
+    process. ``copy.deepcopy`` and ``pickle`` give an augment with its own epoch;
+    ``copy.copy``, like for any ``nn.Module``, shares the generator and the epoch.
+    `family` is the generator as a transform family (`LearnedNuisance`).
 
     Examples:
         >>> from invtransfer.generative import MUNITGenerator, preset
         >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
         >>> augment = GenerativeAugment(generator, fraction=0.5, seed=0)
         >>> x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 3])
-        >>> images, labels, mask = augment(x, y)
-        >>> images.shape, labels.tolist(), int(mask.sum())
-        (torch.Size([4, 1, 8, 8]), [0, 1, 2, 3], 2)
-        >>> torch.equal(images[~mask], x[~mask])
-        True
+        >>> images, labels = augment(x, y, key=0)  # key: the step, or the dataset indices
+        >>> images.shape, labels.tolist()
+        (torch.Size([4, 1, 8, 8]), [0, 1, 2, 3])
+        >>> again, _, mask = augment(x, y, key=0, return_mask=True)
+        >>> torch.equal(again, images), int(mask.sum()), torch.equal(images[~mask], x[~mask])
+        (True, 2, True)
     """
 
     def __init__(
@@ -80,10 +181,6 @@ class GenerativeAugment(TransformFamily):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if not isinstance(generator, MUNITGenerator):
-            raise TypeError(
-                f"generator: expected a MUNITGenerator, received {type(generator).__name__}"
-            )
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
             raise TypeError(f"fraction: expected a number in [0, 1], received {fraction!r}")
         if not 0 <= fraction <= 1:
@@ -91,84 +188,108 @@ class GenerativeAugment(TransformFamily):
         _check_int("start_epoch", start_epoch)
         _check_int("seed", seed)
         # a frozen copy: the caller's generator (say, a trainer's) stays trainable
-        self.generator = copy.deepcopy(generator).eval().requires_grad_(False)
+        self.family = LearnedNuisance(generator)
         self.config = generator.config
-        self.channels = (self.config.channels,)
         self.fraction, self.start_epoch, self.seed = float(fraction), start_epoch, seed
         self.class_counts = None if class_counts is None else check_class_counts(class_counts)
         self.size_threshold, self.gate = size_threshold, gate
         self.keep_probability = _keep_probability(self.class_counts, size_threshold, gate)
-        self.epoch, self.batch_index = 0, 0
         self.bank: TranslationBank | None = None
+        # a plain attribute, not a buffer: it stays on the CPU, in shared memory, whatever
+        # device the generator moves to (see get_extra_state for its place in state_dict)
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
-    def set_epoch(self, epoch: int) -> None:
-        """Start epoch ``epoch``: translations begin at ``start_epoch``, and the batch count
-        that seeds each batch restarts at 0. Call it before iterating the DataLoader."""
-        _check_int("epoch", epoch)
-        self.epoch, self.batch_index = epoch, 0
+    @property
+    def generator(self) -> MUNITGenerator:
+        """The frozen generator (``family.generator``)."""
+        return self.family.generator
+
+    @property
+    def epoch(self) -> int:
+        """The epoch `set_epoch` set last (0 before any call)."""
+        return int(self._epoch)
 
     @property
     def active(self) -> bool:
         """Whether this epoch translates anything (``epoch >= start_epoch``)."""
         return self.epoch >= self.start_epoch
 
-    def forward(  # type: ignore[override]
-        self,
-        x: Tensor,
-        y: Tensor | None = None,
-        *,
-        index: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Any:
-        """With labels: ``(images, labels, mask)`` for a training batch. Without: every image
-        translated (the transform-family behaviour).
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch ``epoch``: translations begin at ``start_epoch``, and the draws of a
+        key differ from epoch to epoch. Call it before iterating the epoch's DataLoader."""
+        _check_int("epoch", epoch)
+        self._epoch.fill_(epoch)  # in place: the workers' copies share this memory
+
+    def forward(
+        self, x: Tensor, y: Tensor, key: int | Tensor | None = None, *, return_mask: bool = False
+    ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
+        """Propose ``round(fraction * N)`` rows, thin them with the class gate, translate
+        them under N(0, I) styles (or take stored translations in bank mode).
 
         Args:
             x: ``uint8`` or float images in [0, 1], ``(N, C, H, W)``, on the generator's device.
-            y: ``(N,)`` class ids.
-            index: ``(N,)`` dataset indices of the images; needed in bank mode.
-            generator: a CPU generator for the draws; by default one derived from
-                ``(seed, epoch, batch index)``, the batch index counting calls since
-                `set_epoch`.
+            y: ``(N,)`` class ids; returned as they are.
+            key: the source of the draws, which are a function of ``(seed, epoch, key)``:
+
+                - an int step ``>= 0`` (e.g. the batch's position in the epoch): one stream
+                  for the whole batch;
+                - a 1-D integer tensor of the batch's ``N`` dataset indices: each image's
+                  style, gate draw and bank entry follow from ``(seed, epoch, index)``, so an
+                  image gets the same ones in an epoch whatever batch it is in. Rows are
+                  proposed in the order of a per-index uniform, so that the count stays
+                  exactly ``round(fraction * N)``; whether an image is proposed therefore
+                  also depends on the rest of its batch. Bank mode needs this key.
+                - ``None``: a generator seeded from the operating system, so results differ
+                  from call to call (the global RNGs are never read or changed).
+            return_mask: also return the ``(N,)`` bool mask of the translated rows.
+
+        Returns:
+            ``(images, y)``, or ``(images, y, mask)``: ``images`` in the dtype of ``x``.
         """
-        if y is None:
-            return super().forward(x, generator)
-        batch = self._validate(x)
-        labels = self._check_labels(y, len(batch.images))
-        generator = generator if generator is not None else self._next_generator()
-        params = Params(
-            style=random_styles(len(labels), self.config, generator),
-            translate=self._choose_rows(labels.cpu(), generator),
-        )
+        batch = self.family._validate(x)
+        n = len(batch.images)
+        labels = self._check_labels(y, n)
+        key = self._check_key(key, n)
+        draws = self._draws(key, n)
+        mask = self._choose_rows(labels.cpu(), draws)
         if self.bank is None:
-            images = self._transform(batch.images, params.to(batch.images.device))
-        else:
-            images = self._from_bank(self.bank, batch.images, params.translate, index, generator)
-        return batch.restore(images), y, params.translate.to(labels.device)
+            device = batch.images.device
+            images = self.family._translate_rows(
+                batch.images, mask.to(device), draws.styles.to(device)
+            )
+        else:  # _check_key made the key an index tensor, whose draws choose bank entries
+            index, entry = cast(Tensor, key), cast(Tensor, draws.entry)
+            images = _from_bank(self.bank, batch.images, mask, index, entry)
+        out = batch.restore(images)
+        return (out, y, mask.to(labels.device)) if return_mask else (out, y)
 
-    def collate(self, items: list[Any]) -> tuple[Tensor, Tensor, Tensor]:
-        """A DataLoader ``collate_fn``: batch ``(image, label)`` or ``(image, label, index)``
-        items, then augment them; returns ``(images, labels, mask)``.
+    def collate(self, items: Sequence[Any]) -> tuple[Tensor, Tensor]:
+        """A DataLoader ``collate_fn``: batch ``(image, label[, index])`` items, then augment
+        them with the indices as the key; ``(images, labels)``. The same as
+        ``collator()(items)``: see `AugmentCollator` for the items it takes, the key it uses
+        and its use in worker processes (persistent ones included)."""
+        return self.collator()(items)  # type: ignore[return-value]
 
-        Worker-safe: in a worker process the generator must be on the CPU (no CUDA there).
-        Batch ``b`` of an epoch is augmented the same way whatever the number of workers
-        (workers take batches in turn), provided `set_epoch` is called before each epoch's
-        iteration and workers are not persistent.
+    def collator(
+        self,
+        as_dict: bool = False,
+        keys: Sequence[str] = _ITEM_KEYS,
+        return_mask: bool = False,
+    ) -> AugmentCollator:
+        """A picklable collate function over this augment (see `AugmentCollator`).
+
+        Examples:
+            >>> from invtransfer.generative import MUNITGenerator, preset
+            >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
+            >>> collate = GenerativeAugment(generator).collator(
+            ...     as_dict=True, keys=("pixel_values", "labels")
+            ... )  # e.g. Hugging Face Trainer's data_collator
+            >>> items = [{"pixel_values": torch.rand(1, 8, 8), "labels": i} for i in range(4)]
+            >>> batch = collate(items)
+            >>> sorted(batch), batch["labels"].tolist()
+            (['labels', 'pixel_values'], [0, 1, 2, 3])
         """
-        worker = get_worker_info()
-        device = next(self.generator.parameters()).device
-        if worker is not None and device.type != "cpu":
-            raise RuntimeError(
-                f"collate: DataLoader workers cannot use {device}; keep this augment on the "
-                f"CPU for collate, or call it on the batch inside the training step"
-            )
-        columns = default_collate(items)
-        if not isinstance(columns, (list, tuple)) or len(columns) not in (2, 3):
-            raise ValueError(
-                "items: expected (image, label) or (image, label, index) pairs, received "
-                f"items of {type(items[0]).__name__}"
-            )
-        return self(*columns[:2], index=columns[2] if len(columns) == 3 else None)
+        return AugmentCollator(self, as_dict, keys, return_mask)
 
     def build_bank(
         self,
@@ -179,20 +300,21 @@ class GenerativeAugment(TransformFamily):
         progress: bool = False,
     ) -> TranslationBank:
         """Pre-generate ``k`` translations of every image of ``data`` (on this augment's
-        device) and draw from them from now on; calls must then pass ``index``.
+        device) and draw from them from now on; every call must then pass the batch's dataset
+        indices as its ``key``.
 
         The bank takes ``len(data) * k * C * H * W`` bytes of CPU memory (``uint8``); a bank
         over ``max_bytes`` is refused. See `TranslationBank`.
         """
         self.bank = TranslationBank.build(
-            self._translate_on_device, data, k, self.config.style_dim, self.seed,
+            self.family._translate, data, k, self.config.style_dim, self.seed,
             batch_size, max_bytes, progress,
         )  # fmt: skip
         return self.bank
 
     def save(self, path: str | Path) -> Path:
         """Write the generator, these settings and any bank to the folder ``path``
-        (safetensors and JSON, atomically)."""
+        (safetensors and JSON, atomically). The epoch is training state: see `state_dict`."""
         tensors = {"generator": self.generator.state_dict()}
         if self.bank is not None:
             tensors["bank"] = {"images": self.bank.images}
@@ -226,69 +348,27 @@ class GenerativeAugment(TransformFamily):
             augment.bank = _checked_bank(read_tensors(path, "bank"), augment.config, path)
         return augment
 
-    def identity(self, n: int, device: torch.device | str | None = None) -> Params:
-        """Parameters that translate nothing."""
-        return Params(
-            style=torch.zeros(n, self.config.style_dim, device=device),
-            translate=torch.zeros(n, dtype=torch.bool, device=device),
-        )
+    def get_extra_state(self) -> Tensor:
+        """The epoch, as ``state_dict()["_extra_state"]`` (an int64 scalar tensor)."""
+        return self._epoch.clone()
 
-    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
-        styles = torch.randn(n, self.config.style_dim, generator=generator, device=device)
-        return Params(style=styles, translate=torch.ones(n, dtype=torch.bool, device=device))
-
-    def _transform(self, x: Tensor, params: Params) -> Tensor:
-        out = x.clone()
-        rows = params.translate.nonzero().squeeze(1)
-        if len(rows):
-            out[rows] = self._translate_on_device(x[rows], params.style[rows])
-        return out
-
-    def _translate_on_device(self, x: Tensor, styles: Tensor) -> Tensor:
-        """Translate float images in [0, 1] under ``styles``, returned where ``x`` was."""
-        weight = next(self.generator.parameters())
-        with torch.no_grad():
-            out = self.generator(x.to(weight) * 2 - 1, styles.to(weight))
-        return out.add_(1).div_(2).to(x.device, x.dtype)
-
-    @staticmethod
-    def _from_bank(
-        bank: TranslationBank,
-        x: Tensor,
-        rows: Tensor,
-        index: Tensor | None,
-        generator: torch.Generator,
-    ) -> Tensor:
-        if index is None:
-            raise ValueError(
-                "index: in bank mode every call needs the dataset indices of its images "
-                "(items (image, label, index) for collate), received None"
-            )
+    def set_extra_state(self, state: Any) -> None:
+        """Restore the epoch from `get_extra_state` (``load_state_dict`` calls this)."""
         if (
-            not isinstance(index, Tensor)
-            or index.dtype.is_floating_point
-            or index.shape != rows.shape
+            not isinstance(state, Tensor)
+            or state.dtype not in _INDEX_DTYPES
+            or state.ndim != 0
+            or int(state) < 0
         ):
             raise ValueError(
-                f"index: expected {len(rows)} integer dataset indices, shape ({len(rows)},), "
-                f"received {getattr(index, 'dtype', type(index).__name__)} of shape "
-                f"{tuple(getattr(index, 'shape', ()))}"
+                f"_extra_state: expected the epoch as an integer scalar tensor >= 0, received "
+                f"{state!r}"
             )
-        out = x.clone()
-        chosen = index.cpu()[rows]
-        out[rows.to(x.device)] = bank.draw(chosen, generator).to(x.device, x.dtype)
-        return out
+        self._epoch.fill_(int(state))
 
-    def _validate(self, x: Tensor) -> ImageBatch:
-        batch = super()._validate(x)
-        check_images(self.config, batch.images)
-        device = next(self.generator.parameters()).device
-        if batch.images.device.type != device.type:
-            raise ValueError(
-                f"x: the generator is on {device}, received images on {batch.images.device}; "
-                f"move the augment with .to(device) or the images to {device}"
-            )
-        return batch
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._epoch.share_memory_()  # a deep copy or an unpickled augment: shared again
 
     def _check_labels(self, y: Tensor, n: int) -> Tensor:
         if not isinstance(y, Tensor) or y.dtype.is_floating_point or y.shape != (n,):
@@ -305,28 +385,196 @@ class GenerativeAugment(TransformFamily):
                 )
         return y
 
-    def _choose_rows(self, labels: Tensor, generator: torch.Generator) -> Tensor:
-        """Propose ``round(fraction * N)`` random rows, then keep each with its class's
-        probability; nothing before ``start_epoch``."""
-        n = len(labels)
-        order, uniforms = torch.randperm(n, generator=generator), torch.rand(n, generator=generator)
-        mask = torch.zeros(n, dtype=torch.bool)
+    def _check_key(self, key: object, n: int) -> int | Tensor | None:
+        """``key`` checked: a step, ``None``, or the dataset indices as int64 on the CPU."""
+        expected = f"an int step >= 0 or a 1-D integer tensor of the batch's {n} dataset indices"
+        if self.bank is not None and not isinstance(key, Tensor):
+            raise ValueError(
+                f"key: in bank mode expected the batch's {n} dataset indices (a 1-D integer "
+                f"tensor; items (image, label, index) for collate), received {key!r}"
+            )
+        if key is None:
+            return None
+        if isinstance(key, bool) or not isinstance(key, (int, Tensor)):
+            raise TypeError(f"key: expected {expected}, received {type(key).__name__}")
+        if isinstance(key, int):
+            if key < 0:
+                raise ValueError(f"key: expected {expected}, received {key}")
+            return key
+        if key.dtype not in _INDEX_DTYPES:
+            raise TypeError(f"key: expected {expected}, received a tensor of dtype {key.dtype}")
+        if key.shape != (n,):
+            raise ValueError(f"key: expected {expected}, received shape {tuple(key.shape)}")
+        index = key.cpu().long()
+        check_range("key", index, len(self.bank) if self.bank is not None else None)
+        return index
+
+    def _draws(self, key: int | Tensor | None, n: int) -> _Draws:
+        if isinstance(key, Tensor):
+            base = derive_seed(self.seed, _INDEX_STREAM, self.epoch)
+            return _index_draws(base, key, self.config.style_dim)
+        if key is None:
+            generator = torch.Generator().manual_seed(secrets.randbits(63))
+        else:
+            generator = generator_for(self.seed, _BATCH_STREAM, self.epoch, key)
+        styles = random_styles(n, self.config, generator)
+        order = torch.randperm(n, generator=generator)
+        return _Draws(styles, order, torch.rand(n, generator=generator), None)
+
+    def _choose_rows(self, labels: Tensor, draws: _Draws) -> Tensor:
+        """The first ``round(fraction * N)`` rows of ``draws.order``, each kept with its
+        class's probability; nothing before ``start_epoch``."""
+        mask = torch.zeros(len(labels), dtype=torch.bool)
         if not self.active:
             return mask
-        mask[order[: math.floor(self.fraction * n + 0.5)]] = True
+        mask[draws.order[: math.floor(self.fraction * len(labels) + 0.5)]] = True
         if self.keep_probability is not None:
-            mask &= uniforms < self.keep_probability[labels]
+            mask &= draws.gate < self.keep_probability[labels]
         return mask
 
-    def _next_generator(self) -> torch.Generator:
-        """The draws of the next batch. In a DataLoader worker, its k-th batch is the
-        loader's batch ``k * num_workers + worker id`` (workers take batches in turn)."""
-        worker = get_worker_info()
-        batch = self.batch_index
-        if worker is not None:
-            batch = batch * worker.num_workers + worker.id
-        self.batch_index += 1
-        return generator_for(self.seed, _BATCH_STREAM, self.epoch, batch)
+
+class AugmentCollator:
+    """A DataLoader ``collate_fn`` that batches items and augments them with a
+    `GenerativeAugment` (made by `GenerativeAugment.collator`); picklable.
+
+    Items are ``(image, label)`` or ``(image, label, index)`` tuples, or dicts whose
+    ``keys[0]`` and ``keys[1]`` entries are the image and the label (and ``keys[2]``, when
+    given and present, the dataset index). A batch with indices is augmented with them as
+    its key, so an image's draws follow from ``(seed, epoch, index)`` and do not depend on the
+    number of workers or on which worker made the batch; a batch without indices is augmented
+    with fresh, non-repeatable draws (``key=None``).
+
+    Returns ``(images, labels)``, with the mask of translated rows third when ``return_mask``.
+    With ``as_dict``, a dict instead: the images under ``keys[0]``, the labels under
+    ``keys[1]``, ``"mask"`` when ``return_mask``, and the other fields of dict items collated
+    as they are (Hugging Face ``Trainer``'s ``data_collator`` takes such a function).
+
+    Worker processes: the augment must stay on the CPU (no CUDA in workers; a `RuntimeError`
+    says so). Call ``augment.set_epoch(epoch)`` in the main process before each epoch's
+    iteration: the epoch lives in shared memory, so workers see it, persistent ones included
+    (``persistent_workers=True``), under ``fork``, ``spawn`` and ``forkserver``.
+
+    Examples:
+        >>> from torch.utils.data import DataLoader
+        >>> from invtransfer.generative import GenerativeAugment, MUNITGenerator, preset
+        >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
+        >>> augment = GenerativeAugment(generator, fraction=0.5)
+        >>> items = [(torch.rand(1, 8, 8), i % 2, i) for i in range(8)]  # (image, label, index)
+        >>> loader = DataLoader(items, batch_size=4, collate_fn=augment.collator(return_mask=True))
+        >>> images, labels, mask = next(iter(loader))
+        >>> images.shape, labels.tolist(), int(mask.sum())
+        (torch.Size([4, 1, 8, 8]), [0, 1, 0, 1], 2)
+    """
+
+    def __init__(
+        self,
+        augment: GenerativeAugment,
+        as_dict: bool = False,
+        keys: Sequence[str] = _ITEM_KEYS,
+        return_mask: bool = False,
+    ) -> None:
+        if not isinstance(augment, GenerativeAugment):
+            raise TypeError(
+                f"augment: expected a GenerativeAugment, received {type(augment).__name__}"
+            )
+        if (
+            isinstance(keys, str)
+            or not isinstance(keys, Sequence)
+            or len(keys) not in (2, 3)
+            or not all(isinstance(k, str) for k in keys)
+            or len(set(keys)) != len(keys)
+        ):
+            raise ValueError(
+                f"keys: expected 2 or 3 distinct names (image, label[, index]), received {keys!r}"
+            )
+        self.augment, self.as_dict = augment, bool(as_dict)
+        self.keys, self.return_mask = tuple(keys), bool(return_mask)
+
+    def __call__(self, items: Sequence[Any]) -> tuple[Tensor, ...] | dict[str, Any]:
+        self._check_worker_device()
+        x, y, index, extra = self._columns(items)
+        out = self.augment(x, y, index, return_mask=self.return_mask)
+        if not self.as_dict:
+            return out
+        named = dict(zip(self.keys[:2], out[:2], strict=True))
+        return {**extra, **named, **({"mask": out[2]} if self.return_mask else {})}
+
+    def __repr__(self) -> str:
+        return (
+            f"AugmentCollator(as_dict={self.as_dict}, keys={self.keys}, "
+            f"return_mask={self.return_mask})"
+        )
+
+    def _check_worker_device(self) -> None:
+        device = next(self.augment.generator.parameters()).device
+        if get_worker_info() is not None and device.type != "cpu":
+            raise RuntimeError(
+                f"collate: DataLoader workers cannot use {device}; keep this augment on the "
+                f"CPU for collate, or call it on the batch inside the training step"
+            )
+
+    def _columns(self, items: Sequence[Any]) -> tuple[Any, Any, Tensor | None, dict[str, Any]]:
+        """Images, labels, indices (or ``None``) and any other dict fields, batched."""
+        expected = (
+            f"items: expected (image, label) or (image, label, index) items, or dicts with "
+            f"the keys {self.keys[:2]!r}"
+        )
+        if not isinstance(items, Sequence) or not items:
+            raise ValueError(f"{expected}, received {items!r}")
+        first = items[0]
+        if isinstance(first, Mapping):
+            columns = dict(default_collate(list(items)))
+            missing = [name for name in self.keys[:2] if name not in columns]
+            if missing:
+                raise ValueError(f"{expected}, received dicts with the keys {sorted(columns)}")
+            image, label = (columns.pop(name) for name in self.keys[:2])
+            index = columns.pop(self.keys[2], None) if len(self.keys) == 3 else None
+            return image, label, index, columns
+        if not isinstance(first, (list, tuple)) or len(first) not in (2, 3):
+            raise ValueError(f"{expected}, received items of {type(first).__name__}")
+        columns = default_collate(list(items))
+        return columns[0], columns[1], columns[2] if len(columns) == 3 else None, {}
+
+
+def _index_draws(base: int, index: Tensor, style_dim: int) -> _Draws:
+    """Draws for an index key: row ``i`` from ``(base, index[i])`` alone."""
+    uniforms = _index_uniforms(base, index, 3 + style_dim)
+    order = torch.argsort(uniforms[:, 0], stable=True)
+    styles = torch.special.ndtri(uniforms[:, 3:]).float()
+    return _Draws(styles, order, uniforms[:, 1], uniforms[:, 2])
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014): a bijection of
+    uint64 after which nearby inputs give unrelated outputs. uint64 arithmetic wraps."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _index_uniforms(base: int, index: Tensor, count: int) -> Tensor:
+    """``(N, count)`` float64 uniforms in (0, 1): entry ``(i, j)`` is a function of ``base``,
+    ``index[i]`` and ``j`` alone (a counter-based stream per index), computed for the whole
+    batch at once."""
+    streams = _mix64(_mix64(index.numpy().astype(np.uint64)) ^ np.uint64(base))
+    counters = streams[:, None] + np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN
+    bits = _mix64(counters) >> np.uint64(11)  # 53 bits: exact in float64
+    return (torch.from_numpy(bits.astype(np.float64)) + 0.5) / 2**53
+
+
+def _from_bank(
+    bank: TranslationBank, x: Tensor, mask: Tensor, index: Tensor, entry: Tensor
+) -> Tensor:
+    """A copy of ``x`` whose ``mask`` rows are stored translations of their images, entry
+    ``floor(entry * k)`` of each."""
+    out = x.clone()
+    rows = mask.nonzero().squeeze(1)
+    choice = (entry[rows] * bank.k).long()
+    out[rows.to(x.device)] = bank.select(index[rows], choice).to(x.device, x.dtype)
+    return out
 
 
 def _keep_probability(counts: Tensor | None, threshold: int | None, gate: str) -> Tensor | None:

@@ -35,7 +35,7 @@ class TranslationBank:
         >>> bank = TranslationBank.build(flip, torch.rand(5, 1, 4, 4), k=3, style_dim=2)
         >>> bank.images.shape, bank.images.dtype, bank.nbytes
         (torch.Size([5, 3, 1, 4, 4]), torch.uint8, 240)
-        >>> bank.draw(torch.tensor([4, 0]), torch.Generator().manual_seed(0)).shape
+        >>> bank.select(torch.tensor([4, 0]), entry=torch.tensor([2, 0])).shape
         torch.Size([2, 1, 4, 4])
     """
 
@@ -111,17 +111,36 @@ class TranslationBank:
             start += len(x)
         return cls(bank)
 
-    def draw(self, index: Tensor, generator: torch.Generator) -> Tensor:
-        """One stored translation (chosen with ``generator``) of each image in ``index``, as
-        float images in [0, 1] on the CPU."""
+    def select(self, index: Tensor, entry: Tensor) -> Tensor:
+        """Translation ``entry[i]`` of image ``index[i]``, for each ``i``, as float images in
+        [0, 1] on the CPU.
+
+        Examples:
+            >>> bank = TranslationBank(torch.arange(4, dtype=torch.uint8).view(2, 2, 1, 1, 1))
+            >>> bank.select(torch.tensor([1, 0]), torch.tensor([0, 1])).flatten().mul(255)
+            tensor([2., 1.])
+        """
         index = torch.as_tensor(index, dtype=torch.long).cpu()
-        if index.numel() and not 0 <= int(index.min()) <= int(index.max()) < len(self):
+        entry = torch.as_tensor(entry, dtype=torch.long).cpu()
+        if entry.shape != index.shape:
             raise ValueError(
-                f"index: expected dataset indices in [0, {len(self)}) (the bank's images), "
-                f"received values in [{int(index.min())}, {int(index.max())}]"
+                f"entry: expected one entry per index, shape {tuple(index.shape)}, received "
+                f"shape {tuple(entry.shape)}"
             )
-        choice = torch.randint(self.k, (len(index),), generator=generator)
-        return self.images[index, choice].float().div_(255)
+        check_range("index", index, len(self))
+        check_range("entry", entry, self.k)
+        return self.images[index, entry].float().div_(255)
+
+
+def check_range(name: str, values: Tensor, stop: int | None) -> None:
+    """Raise ``ValueError`` unless every value is in ``[0, stop)`` (``>= 0`` when ``stop`` is
+    ``None``)."""
+    if not values.numel():
+        return
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or (stop is not None and high >= stop):
+        expected = f"values in [0, {stop})" if stop is not None else "values >= 0"
+        raise ValueError(f"{name}: expected {expected}, received values in [{low}, {high}]")
 
 
 def _styles(seed: int, start: int, stop: int, k: int, style_dim: int) -> Tensor:
