@@ -10,10 +10,13 @@ images under random style codes, labels kept. The pieces:
 - a tiny MUNIT trained here for ``--gan-iterations`` (or one loaded with ``--generator``,
   a trainer's folder or a saved augment, via `load_generator`);
 - ``GenerativeAugment(generator, fraction=0.5, start_epoch=..., seed=...)`` on the CPU;
-  ``augment.collate`` is the loader's ``collate_fn``, so translation runs in the
-  ``--workers`` worker processes and batches arrive as ``(images, labels, mask)``;
-- ``augment.set_epoch(epoch)`` before each epoch: translation starts at ``start_epoch``,
-  and batch ``b`` of an epoch is translated the same way whatever the number of workers.
+  ``augment.collator(return_mask=True)`` is the loader's ``collate_fn``, so translation runs
+  in the ``--workers`` (persistent) worker processes and batches arrive as ``(images,
+  labels, mask)``;
+- items ``(image, label, index)``: the dataset indices are the augment's key, so each
+  image's translation follows from ``(seed, epoch, index)``, whatever the number of workers;
+- ``augment.set_epoch(epoch)`` before each epoch: translation starts at ``start_epoch``.
+  The epoch lives in shared memory, so persistent workers see it.
 
 It logs the rows translated in each epoch and the balanced accuracy on the (balanced) test
 split, and writes ``summary.json`` (and the MUNIT checkpoint, ``munit/``) under ``--out``.
@@ -42,6 +45,21 @@ from invtransfer.models import small_cnn
 from invtransfer.sampling import ClassBalancedSampler
 
 log = logging.getLogger("augment_in_dataloader")
+
+
+class WithIndex(Dataset):
+    """Items ``(image, label, index)`` of a dataset of ``(image, label)``: the index is the
+    augment's key."""
+
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple:
+        image, label = self.data[i]
+        return image, label, i
 
 
 def train_generator(args: argparse.Namespace, train: Dataset):
@@ -111,11 +129,12 @@ def main(argv: list[str] | None = None) -> dict:
     else:  # RS / DRS: class-aware draws whose power follows the method's schedule
         sampler = ClassBalancedSampler(splits.train, seed=args.seed, schedule=parts.sampling_power)
     loader = DataLoader(
-        splits.train,  # items (uint8 image, label); collate returns (images, labels, mask)
+        WithIndex(splits.train),  # items (uint8 image, label, index)
         batch_size=args.batch_size,
         sampler=sampler,
-        collate_fn=augment.collate,
+        collate_fn=augment.collator(return_mask=True),  # (images, labels, mask)
         num_workers=args.workers,
+        persistent_workers=args.workers > 0,  # they see set_epoch all the same
         drop_last=True,
     )
 
@@ -126,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
     schedule = warmup_step_lr(optimizer, args.warmup_epochs, [args.defer_epoch], gamma=0.1)
     translated_per_epoch = []
     for epoch in range(args.epochs):
-        augment.set_epoch(epoch)  # before iterating: the workers copy the augment
+        augment.set_epoch(epoch)  # before iterating, so that the first batches see it
         for part in (sampler, criterion):  # the sampler's and DRW's epoch, if they have one
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)

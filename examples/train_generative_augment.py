@@ -87,13 +87,14 @@ def evaluate(args, augment: GenerativeAugment, splits, judge) -> dict:
     picks = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))
     x, y = stack(test, picks[: args.eval_images])
     with torch.no_grad():
-        translated = augment(x, generator=torch.Generator().manual_seed(args.seed))
+        # augment.family translates every image (augment(x, y) only a share of a batch)
+        translated = augment.family(x, generator=torch.Generator().manual_seed(args.seed))
         real_accuracy = float((judge(x).argmax(1) == y).float().mean())
         translated_accuracy = float((judge(translated).argmax(1) == y).float().mean())
     few = picks[: args.spread_images]
     clean = torch.stack([test.clean(int(i))[0] for i in few]).float() / 255
     real_nuisance = copies_statistic(args.variant, splits.family, clean, clean, args.styles, 1)
-    learned = copies_statistic(args.variant, augment, x[: len(few)], clean, args.styles, 2)
+    learned = copies_statistic(args.variant, augment.family, x[: len(few)], clean, args.styles, 2)
     return {
         "judge_accuracy_real_test_images": real_accuracy,
         "judge_accuracy_translations": translated_accuracy,
