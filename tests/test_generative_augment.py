@@ -432,6 +432,16 @@ def test_copies_and_pickles_draw_the_same_and_keep_the_epoch_shareable():
     assert augment.epoch == 4
 
 
+def test_a_compiled_augment_draws_what_the_augment_draws():
+    augment = make_augment(fraction=0.5, seed=6)
+    compiled = torch.compile(augment, backend="eager")
+    x, y = batch(4)
+    for key in (2, torch.tensor([7, 1, 0, 3])):
+        assert_same_result(
+            compiled(x, y, key, return_mask=True), augment(x, y, key, return_mask=True)
+        )
+
+
 def test_constructor_arguments_are_checked():
     generator = make_generator()
     for bad in (torch.nn.Conv2d(1, 1, 3), object(), None):

@@ -409,6 +409,7 @@ class GenerativeAugment(nn.Module):
         check_range("key", index, len(self.bank) if self.bank is not None else None)
         return index
 
+    @torch.compiler.disable  # host-side draws: uint64 hashing and seeding, not traceable
     def _draws(self, key: int | Tensor | None, n: int) -> _Draws:
         if isinstance(key, Tensor):
             base = derive_seed(self.seed, _INDEX_STREAM, self.epoch)
