@@ -39,11 +39,11 @@ weights: their speed does not depend on what they learned; the images are unifor
    generator, fraction 0.5:
 
    - **plain**: forward, backward and ``optimizer.step()`` on the batch;
-   - **on the fly**: ``augment(x, y)`` (half the batch translated by the generator), then
+   - **on the fly**: ``augment(x, y, key)`` (half the batch translated by the generator), then
      the same step on its images;
    - **bank**: the same with ``augment.build_bank(images, k=8)`` built beforehand over a
-     pool of 2 x batch images from which the batch is drawn, called with ``index=`` the
-     batch's rows in the pool (half the batch replaced by stored translations). The build
+     pool of 2 x batch images from which the batch is drawn, keyed by the batch's rows in
+     the pool (half the batch replaced by stored translations). The build
      is timed once, before the timed steps, and reported on its own.
 
    Each is reported in milliseconds per step and as a ratio to the plain step (no target).
@@ -218,7 +218,7 @@ def augment_bench(generator: MUNITGenerator, args: argparse.Namespace) -> Bench:
         with torch.no_grad():
             return generator(x * 2 - 1, random_styles(n, config, styles))
 
-    return {"augment": lambda: augment(x, y), "bare": bare}
+    return {"augment": lambda: augment(x, y, 0), "bare": bare}
 
 
 def classifier_bench(generator: MUNITGenerator, args: argparse.Namespace) -> tuple[Bench, float]:
@@ -240,8 +240,8 @@ def classifier_bench(generator: MUNITGenerator, args: argparse.Namespace) -> tup
 
     bench: Bench = {
         "plain": lambda: train(x),
-        "on the fly": lambda: train(on_the_fly(x, y)[0]),
-        "bank": lambda: train(banked(x, y, index=index)[0]),
+        "on the fly": lambda: train(on_the_fly(x, y, 0)[0]),
+        "bank": lambda: train(banked(x, y, index)[0]),
     }
     return bench, build
 

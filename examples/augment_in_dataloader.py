@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from invtransfer.data import glyphs_lt
+from invtransfer.data import WithIndex, glyphs_lt
 from invtransfer.experiments import METHODS, method_parts, warmup_step_lr
 from invtransfer.generative import GenerativeAugment, MUNITTrainer, load_generator, preset
 from invtransfer.metrics import balanced_accuracy
@@ -45,21 +45,6 @@ from invtransfer.models import small_cnn
 from invtransfer.sampling import ClassBalancedSampler
 
 log = logging.getLogger("augment_in_dataloader")
-
-
-class WithIndex(Dataset):
-    """Items ``(image, label, index)`` of a dataset of ``(image, label)``: the index is the
-    augment's key."""
-
-    def __init__(self, data: Dataset) -> None:
-        self.data = data
-
-    def __len__(self) -> int:
-        return len(self.data)  # type: ignore[arg-type]
-
-    def __getitem__(self, i: int) -> tuple:
-        image, label = self.data[i]
-        return image, label, i
 
 
 def train_generator(args: argparse.Namespace, train: Dataset):

@@ -45,8 +45,8 @@ _EXPORTS = {
         "skip_range_checks", "to_torchvision",
     ),
     "invtransfer.data": (
-        "Glyphs", "NuisanceDataset", "cifar_lt", "glyphs_lt", "grayscale_lt", "gtsrb_lt",
-        "k49_lt", "kmnist_lt", "longtail_counts", "make_longtail", "mnist_lt",
+        "Glyphs", "NuisanceDataset", "WithIndex", "cifar_lt", "glyphs_lt", "grayscale_lt",
+        "gtsrb_lt", "k49_lt", "kmnist_lt", "longtail_counts", "make_longtail", "mnist_lt",
         "tinyimagenet_lt",
     ),
     "invtransfer.sampling": (
@@ -59,10 +59,12 @@ _EXPORTS = {
         "LogitAdjustedLoss", "WeightedCrossEntropy",
     ),
     "invtransfer.metrics": (
-        "InvarianceCurve", "InvarianceMeter", "balanced_accuracy", "invariance_curve",
+        "InvarianceCurve", "InvarianceMeter", "InvarianceMetric", "balanced_accuracy",
+        "invariance_curve",
     ),
     "invtransfer.generative": (
-        "GenerativeAugment", "MUNITObjectives", "MUNITTrainer", "load_generator", "preset",
+        "GenerativeAugment", "LearnedNuisance", "MUNITObjectives", "MUNITTrainer",
+        "load_generator", "preset",
     ),
 }  # fmt: skip
 """Which subpackage each top-level name comes from."""

@@ -11,6 +11,7 @@ Examples:
 from invtransfer.data.folders import gtsrb_lt, tinyimagenet_lt
 from invtransfer.data.glyphs import Glyphs
 from invtransfer.data.images import TensorImages
+from invtransfer.data.indexed import WithIndex
 from invtransfer.data.longtail import LongTailSubset, make_longtail
 from invtransfer.data.nuisance import NuisanceDataset
 from invtransfer.data.profiles import PROFILES, CountSummary, longtail_counts, summary
@@ -37,6 +38,7 @@ __all__ = [
     "LongTailSubset",
     "NuisanceDataset",
     "TensorImages",
+    "WithIndex",
     "cifar_lt",
     "glyphs_lt",
     "find_file",

@@ -9,12 +9,18 @@ Examples:
     >>> from invtransfer.generative import GenerativeAugment, MUNITGenerator, preset
     >>> generator = MUNITGenerator(preset("tiny", image_size=28, channels=1), seed=0)
     >>> augment = GenerativeAugment(generator, fraction=0.5)
-    >>> images, labels, mask = augment(torch.rand(8, 1, 28, 28), torch.arange(8))
+    >>> x, y = torch.rand(8, 1, 28, 28), torch.arange(8)
+    >>> images, labels, mask = augment(x, y, key=0, return_mask=True)  # key: a step
     >>> int(mask.sum())
     4
 """
 
-from invtransfer.generative.augment import GATES, GenerativeAugment
+from invtransfer.generative.augment import (
+    GATES,
+    AugmentCollator,
+    GenerativeAugment,
+    LearnedNuisance,
+)
 from invtransfer.generative.bank import TranslationBank
 from invtransfer.generative.config import PRESETS, LossWeights, MUNITConfig, preset
 from invtransfer.generative.grid import grid_images, translation_grid
@@ -34,9 +40,11 @@ from invtransfer.generative.trainer import (
 __all__ = [
     "GATES",
     "PRESETS",
+    "AugmentCollator",
     "CheckpointEvery",
     "GenerativeAugment",
     "LogEvery",
+    "LearnedNuisance",
     "LossWeights",
     "MUNITConfig",
     "MUNITCallback",
