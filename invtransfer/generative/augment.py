@@ -16,13 +16,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from invtransfer._images import ImageBatch
-from invtransfer._seeding import derive_seed, generator_for
+from invtransfer._seeding import derive_seed, generator_for, keyed_uniforms
 from invtransfer.generative.bank import TranslationBank, check_range
 from invtransfer.generative.checkpoint import read_json, read_tensors, write_folder
 from invtransfer.generative.config import MUNITConfig
@@ -539,31 +538,10 @@ class AugmentCollator:
 
 def _index_draws(base: int, index: Tensor, style_dim: int) -> _Draws:
     """Draws for an index key: row ``i`` from ``(base, index[i])`` alone."""
-    uniforms = _index_uniforms(base, index, 3 + style_dim)
+    uniforms = keyed_uniforms(base, index, 3 + style_dim)
     order = torch.argsort(uniforms[:, 0], stable=True)
     styles = torch.special.ndtri(uniforms[:, 3:]).float()
     return _Draws(styles, order, uniforms[:, 1], uniforms[:, 2])
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014): a bijection of
-    uint64 after which nearby inputs give unrelated outputs. uint64 arithmetic wraps."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def _index_uniforms(base: int, index: Tensor, count: int) -> Tensor:
-    """``(N, count)`` float64 uniforms in (0, 1): entry ``(i, j)`` is a function of ``base``,
-    ``index[i]`` and ``j`` alone (a counter-based stream per index), computed for the whole
-    batch at once."""
-    streams = _mix64(_mix64(index.numpy().astype(np.uint64)) ^ np.uint64(base))
-    counters = streams[:, None] + np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN
-    bits = _mix64(counters) >> np.uint64(11)  # 53 bits: exact in float64
-    return (torch.from_numpy(bits.astype(np.float64)) + 0.5) / 2**53
 
 
 def _from_bank(
