@@ -77,8 +77,8 @@ class TransformFamily(nn.Module):
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n: expected a positive int, received {n!r}")
-        generator, device = _resolve_generator(generator, device)
-        return self._sample(n, generator, device)
+        generator, where = _resolve_generator(generator, device)
+        return self._sample(n, generator, where)
 
     @overload
     def apply(self, x: Tensor, params: Params) -> Tensor: ...

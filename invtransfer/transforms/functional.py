@@ -32,7 +32,7 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as nnf
@@ -470,7 +470,7 @@ def _per_sample(
         )
     dtype = {"real": x.dtype, "int": torch.long, "bool": torch.bool}[kind]
     # Filled on the device, not copied from the host.
-    columns = [torch.full((len(x),), v, dtype=dtype, device=x.device) for v in values]
+    columns = [torch.full((len(x),), cast(float, v), dtype=dtype, device=x.device) for v in values]
     return torch.stack(columns, dim=1) if pair else columns[0]
 
 
