@@ -126,7 +126,7 @@ class _Draws(NamedTuple):
     """The random numbers of one call, one row per image."""
 
     styles: Tensor  # (N, style_dim) float32 style codes
-    order: Tensor  # (N,) the rows in proposal order: the first round(fraction * N) are proposed
+    proposed: Tensor  # (N,) bool: the rows proposed for translation
     gate: Tensor  # (N,) uniforms in [0, 1): a row survives the class gate when below its rate
     entry: Tensor | None  # (N,) uniforms choosing a bank entry (index keys only)
 
@@ -222,7 +222,8 @@ class GenerativeAugment(nn.Module):
     def forward(
         self, x: Tensor, y: Tensor, key: int | Tensor | None = None, *, return_mask: bool = False
     ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
-        """Propose ``round(fraction * N)`` rows, thin them with the class gate, translate
+        """Propose rows for translation (``round(fraction * N)`` of them for a step key, each
+        with probability ``fraction`` for an index key), thin them with the class gate, translate
         them under N(0, I) styles (or take stored translations in bank mode).
 
         Args:
@@ -232,12 +233,12 @@ class GenerativeAugment(nn.Module):
 
                 - an int step ``>= 0`` (e.g. the batch's position in the epoch): one stream
                   for the whole batch;
-                - a 1-D integer tensor of the batch's ``N`` dataset indices: each image's
-                  style, gate draw and bank entry follow from ``(seed, epoch, index)``, so an
-                  image gets the same ones in an epoch whatever batch it is in. Rows are
-                  proposed in the order of a per-index uniform, so that the count stays
-                  exactly ``round(fraction * N)``; whether an image is proposed therefore
-                  also depends on the rest of its batch. Bank mode needs this key.
+                - a 1-D integer tensor of the batch's ``N`` dataset indices: everything about
+                  an image (whether it is proposed, with probability ``fraction``, its style,
+                  gate draw and bank entry) follows from ``(seed, epoch, index)`` alone, so it
+                  is the same whatever batch, worker or rank the image lands in; the number
+                  of proposed rows is then binomial rather than fixed. Bank mode needs this
+                  key.
                 - ``None``: a generator seeded from the operating system, so results differ
                   from call to call (the global RNGs are never read or changed).
             return_mask: also return the ``(N,)`` bool mask of the translated rows.
@@ -412,25 +413,24 @@ class GenerativeAugment(nn.Module):
     def _draws(self, key: int | Tensor | None, n: int) -> _Draws:
         if isinstance(key, Tensor):
             base = derive_seed(self.seed, _INDEX_STREAM, self.epoch)
-            return _index_draws(base, key, self.config.style_dim)
+            return _index_draws(base, key, self.config.style_dim, self.fraction)
         if key is None:
             generator = torch.Generator().manual_seed(secrets.randbits(63))
         else:
             generator = generator_for(self.seed, _BATCH_STREAM, self.epoch, key)
         styles = random_styles(n, self.config, generator)
-        order = torch.randperm(n, generator=generator)
-        return _Draws(styles, order, torch.rand(n, generator=generator), None)
+        proposed = torch.zeros(n, dtype=torch.bool)
+        proposed[torch.randperm(n, generator=generator)[: _round_half_up(self.fraction * n)]] = True
+        return _Draws(styles, proposed, torch.rand(n, generator=generator), None)
 
     def _choose_rows(self, labels: Tensor, draws: _Draws) -> Tensor:
-        """The first ``round(fraction * N)`` rows of ``draws.order``, each kept with its
-        class's probability; nothing before ``start_epoch``."""
-        mask = torch.zeros(len(labels), dtype=torch.bool)
+        """The proposed rows, each kept with its class's probability; nothing before
+        ``start_epoch``."""
         if not self.active:
-            return mask
-        mask[draws.order[: math.floor(self.fraction * len(labels) + 0.5)]] = True
-        if self.keep_probability is not None:
-            mask &= draws.gate < self.keep_probability[labels]
-        return mask
+            return torch.zeros(len(labels), dtype=torch.bool)
+        if self.keep_probability is None:
+            return draws.proposed
+        return draws.proposed & (draws.gate < self.keep_probability[labels])
 
 
 class AugmentCollator:
@@ -462,8 +462,10 @@ class AugmentCollator:
         >>> items = [(torch.rand(1, 8, 8), i % 2, i) for i in range(8)]  # (image, label, index)
         >>> loader = DataLoader(items, batch_size=4, collate_fn=augment.collator(return_mask=True))
         >>> images, labels, mask = next(iter(loader))
-        >>> images.shape, labels.tolist(), int(mask.sum())
-        (torch.Size([4, 1, 8, 8]), [0, 1, 0, 1], 2)
+        >>> images.shape, labels.tolist()
+        (torch.Size([4, 1, 8, 8]), [0, 1, 0, 1])
+        >>> int(mask.sum())  # each row with probability 0.5, from (seed, epoch, its index)
+        3
     """
 
     def __init__(
@@ -536,12 +538,16 @@ class AugmentCollator:
         return columns[0], columns[1], columns[2] if len(columns) == 3 else None, {}
 
 
-def _index_draws(base: int, index: Tensor, style_dim: int) -> _Draws:
+def _index_draws(base: int, index: Tensor, style_dim: int, fraction: float) -> _Draws:
     """Draws for an index key: row ``i`` from ``(base, index[i])`` alone."""
     uniforms = keyed_uniforms(base, index, 3 + style_dim)
-    order = torch.argsort(uniforms[:, 0], stable=True)
     styles = torch.special.ndtri(uniforms[:, 3:]).float()
-    return _Draws(styles, order, uniforms[:, 1], uniforms[:, 2])
+    return _Draws(styles, uniforms[:, 0] < fraction, uniforms[:, 1], uniforms[:, 2])
+
+
+def _round_half_up(value: float) -> int:
+    """``value`` rounded to the nearest int, halves up (Python's ``round`` goes to even)."""
+    return math.floor(value + 0.5)
 
 
 def _from_bank(
