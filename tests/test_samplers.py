@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
+from invtransfer._seeding import generator_for
 from invtransfer.sampling import (
     BalancedBatchSampler,
     ClassBalancedSampler,
@@ -419,3 +420,24 @@ def test_accelerate_prepare_deals_a_single_process_stream_out_in_batches(acceler
     twice = accelerate_data_loader(sharding, num_processes=2, process_index=0)
     with pytest.warns(UserWarning, match=r"Accelerate's prepare\(\) over 2 processes shards it"):
         next(iter(twice))
+
+
+def test_instance_balanced_epochs_are_shuffles_of_the_dataset():
+    labels = torch.tensor([0] * 12 + [1] * 3 + [2])
+    sampler = ClassBalancedSampler(labels, schedule=Deferred(2, before=1.0, after=0.0), seed=3)
+    for epoch in range(2):  # DRS's instance-balanced phase: each example once, reshuffled
+        sampler.set_epoch(epoch)
+        drawn = torch.tensor(list(sampler))
+        assert sorted(drawn.tolist()) == list(range(16))
+        assert torch.equal(drawn, torch.randperm(16, generator=generator_for(3, epoch, 1 << 62, 0)))
+    sampler.set_epoch(2)  # class-balanced from the defer epoch: draws with replacement
+    assert torch.tensor(list(sampler)).bincount(minlength=16).max() > 1
+
+
+def test_an_instance_balanced_epoch_longer_than_the_data_is_back_to_back_shuffles():
+    labels = torch.tensor([0] * 4 + [1] * 2)
+    sampler = ClassBalancedSampler(labels, power=1.0, epoch_length=15, seed=0)
+    drawn = list(sampler)
+    assert [sorted(drawn[i : i + 6]) for i in (0, 6)] == [list(range(6))] * 2
+    third_pass = torch.randperm(6, generator=generator_for(0, 0, 1 << 62, 2))
+    assert drawn[12:] == third_pass[:3].tolist()

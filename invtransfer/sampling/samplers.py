@@ -34,6 +34,10 @@ from invtransfer.sampling.schedules import Schedule, as_schedule
 
 __all__ = ["BalancedBatchSampler", "ClassBalancedSampler", "RepeatFactorSampler"]
 
+_SHUFFLE = 1 << 62
+"""Keys instance-balanced passes, ``(seed, epoch, _SHUFFLE, pass)``, apart from the class draws
+of chunk ``k``, ``(seed, epoch, k)``."""
+
 _CHUNK = 1 << 20
 """Global stream positions generated at a time: memory stays bounded for any epoch length."""
 
@@ -243,6 +247,11 @@ class ClassBalancedSampler(_ShardedSampler):
     with replacement. Labels are grouped once; there is no per-sample weight vector, so there
     is no 2**24 limit, and each epoch is generated in fixed-size chunks.
 
+    Instance-balanced epochs (``power`` exactly 1, no ``beta``) are plain shuffles instead, as
+    in standard training and in the instance-balanced phase of deferred re-sampling (DRS):
+    every example once per pass over the dataset, passes shuffled independently from
+    ``(seed, epoch, pass)``, so an epoch of ``"dataset"`` length is one permutation.
+
     Args:
         dataset_or_labels: a labelled dataset (labels read without decoding images) or labels.
         power: the exponent ``q``; ignored when ``beta`` is given.
@@ -325,8 +334,10 @@ class ClassBalancedSampler(_ShardedSampler):
         return self._epoch_length
 
     def _stream_chunk(self, chunk: int) -> Tensor:
-        generator = generator_for(self.seed, self.epoch, chunk)
         size = min(_CHUNK, self._epoch_length - chunk * _CHUNK)
+        if self.power == 1.0 and self.beta is None:
+            return self._shuffled(chunk * _CHUNK, size)
+        generator = generator_for(self.seed, self.epoch, chunk)
         uniforms = torch.rand(2, size, generator=generator, dtype=torch.float64)
         scaled = uniforms[0] * len(self.class_counts)
         column = scaled.long().clamp_max_(len(self.class_counts) - 1)
@@ -335,6 +346,19 @@ class ClassBalancedSampler(_ShardedSampler):
         sizes = self.class_counts[classes]
         members = (uniforms[1] * sizes).long().minimum(sizes - 1)
         return self._order[self._starts[classes] + members]
+
+    def _shuffled(self, start: int, size: int) -> Tensor:
+        """Positions ``start .. start + size`` of back-to-back shuffled passes over the data."""
+        n = len(self._order)
+        passes = range(start // n, (start + size - 1) // n + 1)
+        stream = torch.cat(
+            [
+                torch.randperm(n, generator=generator_for(self.seed, self.epoch, _SHUFFLE, p))
+                for p in passes
+            ]
+        )
+        offset = start - passes[0] * n
+        return stream[offset : offset + size]
 
 
 class RepeatFactorSampler(_ShardedSampler):
