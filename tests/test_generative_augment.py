@@ -16,13 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from invtransfer._seeding import generator_for
+from invtransfer._seeding import derive_seed, generator_for, keyed_uniforms
 from invtransfer.generative import GenerativeAugment, MUNITGenerator, TranslationBank, preset
 from invtransfer.generative.augment import AugmentCollator, LearnedNuisance
 from invtransfer.metrics import invariance_curve
 from invtransfer.transforms import Params
 
 SIZE = 8
+STYLE_DIM = preset("tiny", image_size=SIZE, channels=1).style_dim
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 batch_sizes = st.integers(min_value=1, max_value=6)
 fractions = st.floats(min_value=0, max_value=1, allow_nan=False)
@@ -58,7 +59,25 @@ def batch(n: int, dtype: torch.dtype = torch.float32, channels: int = 1, seed: i
 
 
 def expected_count(fraction: float, n: int) -> int:
+    """The rows a step key (or no key) proposes: ``fraction * n`` rounded half up."""
     return math.floor(fraction * n + 0.5)
+
+
+def index_uniforms(seed: int, epoch: int, index: torch.Tensor) -> torch.Tensor:
+    """What an index key draws, computed here from `keyed_uniforms` and the documented stream
+    ``(seed, 2, epoch)``: per row, column 0 proposes it (below ``fraction``), 1 gates it, 2
+    picks its bank entry, and the rest are its style's normal quantiles."""
+    return keyed_uniforms(derive_seed(seed, 2, epoch), index, 3 + STYLE_DIM)
+
+
+def index_proposals(seed: int, epoch: int, index: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The rows an index key proposes: those whose own uniform is below ``fraction``."""
+    return index_uniforms(seed, epoch, index)[:, 0] < fraction
+
+
+def index_styles(seed: int, epoch: int, index: torch.Tensor) -> torch.Tensor:
+    """The N(0, I) style codes an index key draws: the normal quantiles of its uniforms."""
+    return torch.special.ndtri(index_uniforms(seed, epoch, index)[:, 3:]).float()
 
 
 def assert_same_result(first, second) -> None:
@@ -84,7 +103,10 @@ def test_batch_contract(n, fraction, dtype, seed, index_key):
     assert torch.equal(x, original), "the input batch was modified in place"
     if dtype.is_floating_point:
         assert float(out.min()) >= 0 and float(out.max()) <= 1
-    assert int(mask.sum()) == expected_count(fraction, n)
+    if index_key:
+        assert torch.equal(mask, index_proposals(seed, 0, key, fraction))
+    else:
+        assert int(mask.sum()) == expected_count(fraction, n)
     assert torch.equal(out[~mask], x[~mask])
     for row in mask.nonzero().flatten().tolist():
         assert not torch.equal(out[row], x[row]), f"translated row {row} equals its input"
@@ -94,11 +116,42 @@ def test_batch_contract(n, fraction, dtype, seed, index_key):
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 10])
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
-def test_masked_row_count_rounds_half_up_for_every_kind_of_key(n, fraction):
+def test_a_step_key_or_no_key_translates_fraction_n_rows_rounded_half_up(n, fraction):
     augment = make_augment(fraction=fraction)
     x, y = batch(n)
-    for key in (0, 1, torch.arange(n), torch.arange(n) + 7, None):
+    for key in (0, 1, None):
         assert int(augment(x, y, key, return_mask=True)[2].sum()) == expected_count(fraction, n)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
+def test_an_index_key_proposes_exactly_the_rows_whose_own_uniform_is_below_fraction(fraction):
+    augment = make_augment(fraction=fraction, seed=12)
+    x, y = batch(10)
+    for epoch in (0, 3):
+        augment.set_epoch(epoch)
+        for index in (
+            torch.arange(10),
+            torch.arange(10) + 7,
+            torch.tensor([4, 90, 4, 0] * 2 + [1, 2]),
+        ):
+            mask = augment(x, y, index, return_mask=True)[2]
+            assert torch.equal(mask, index_proposals(12, epoch, index, fraction)), (epoch, index)
+
+
+def test_an_index_key_proposes_each_image_with_probability_fraction():
+    """The count is binomial, not fixed: over 300 batches of 10 (bank mode, so that the draws
+    are what is measured) the share is ``fraction``, and the batches' counts differ."""
+    augment = make_augment(fraction=0.3, seed=1)
+    n, batches = 10, 300
+    augment.build_bank(torch.zeros(n * batches, 1, SIZE, SIZE, dtype=torch.uint8), k=1)
+    x, y = torch.zeros(n, 1, SIZE, SIZE, dtype=torch.uint8), torch.zeros(n, dtype=torch.long)
+    counts = torch.tensor([
+        int(augment(x, y, torch.arange(b * n, (b + 1) * n), return_mask=True)[2].sum())
+        for b in range(batches)
+    ])  # fmt: skip
+    sigma = math.sqrt(0.3 * 0.7 / (n * batches))
+    assert abs(float(counts.sum()) / (n * batches) - 0.3) <= 5 * sigma
+    assert int(counts.min()) < 3 < int(counts.max()), "every batch drew round(0.3 * 10) rows"
 
 
 def test_rgb_batches_work():
@@ -237,16 +290,47 @@ def test_an_index_key_gives_each_image_its_own_draws_whatever_its_batch():
     assert not torch.equal(augment(x, y, index)[0], alone)
 
 
-def test_an_index_key_proposes_the_rows_of_smallest_rank_and_pins_its_draws():
-    augment = make_augment(fraction=0.5, seed=0)
-    x, y = batch(8)
-    index = torch.arange(8)
-    mask = augment(x, y, index, return_mask=True)[2]
-    assert mask.tolist() == [False, True, True, True, False, False, True, False]
-    # a batch of the proposed rows and one more: the same four lead, three of five proposed
-    subset = torch.tensor([1, 2, 3, 6, 0])
-    sub_mask = augment(x[subset], y[subset], index[subset], return_mask=True)[2]
-    assert int(sub_mask.sum()) == 3 and not sub_mask[4]
+@pytest.mark.parametrize("mode", ["generator", "gate", "bank"])
+@settings(max_examples=8)
+@given(order=st.permutations(range(10)), split=st.integers(min_value=1, max_value=9))
+def test_two_ranks_with_index_keys_get_what_one_process_gets(mode, order, split):
+    """Any partition of a batch into two ranks' batches, each in any order, gives every image
+    the row, style (hence translation) and bank entry it gets in the whole batch."""
+    gated = {"class_counts": COUNTS, "size_threshold": 110, "gate": "linear"}
+    augment = make_augment(fraction=0.5, seed=7, **(gated if mode == "gate" else {}))
+    augment.set_epoch(1)
+    x, _ = batch(10, torch.uint8)
+    y, index = torch.arange(10) % 4, torch.tensor([3, 17, 0, 8, 25, 11, 6, 19, 2, 30])
+    if mode == "bank":
+        augment.build_bank(images(31, 1, SIZE, seed=5), k=3)
+    whole = augment(x, y, index, return_mask=True)
+    ranks = torch.tensor(order[:split]), torch.tensor(order[split:])
+    out, mask = torch.empty_like(whole[0]), torch.empty_like(whole[2])
+    for rows in ranks:
+        out[rows], _, mask[rows] = augment(x[rows], y[rows], index[rows], return_mask=True)
+    assert torch.equal(mask, whole[2]) and torch.equal(out, whole[0])
+    assert mask.any() and not torch.equal(out, x)
+
+
+def test_an_index_key_draws_each_row_from_the_keyed_uniforms_of_its_index():
+    """Proposal, gate and style of every row, recomputed from `keyed_uniforms` of
+    ``(seed, 2, epoch)`` and the row's index; the proposals are also pinned as values."""
+    augment = make_augment(  # keep rates 0, 0.1, 0.6 and 1 by class
+        fraction=0.5, class_counts=COUNTS, size_threshold=110, gate="linear", seed=0
+    )
+    augment.set_epoch(4)
+    x, _ = batch(10)
+    y = torch.tensor([2, 3, 2, 3, 3, 2, 3, 1, 0, 3])
+    index = torch.tensor([9, 3, 0, 14, 5, 2, 11, 7, 30, 1])
+    out, _, mask = augment(x, y, index, return_mask=True)
+    uniforms = index_uniforms(0, 4, index)
+    proposed = uniforms[:, 0] < 0.5
+    assert proposed.nonzero().flatten().tolist() == [0, 2, 3, 8]  # 4 of 10, not round(5)
+    kept = uniforms[:, 1] < torch.tensor([0.0, 0.1, 0.6, 1.0], dtype=torch.float64)[y]
+    assert torch.equal(mask, proposed & kept)
+    assert mask.nonzero().flatten().tolist() == [2, 3]  # 0 (class 2) and 8 (class 0) gated
+    styles = index_styles(0, 4, index)
+    assert torch.equal(out, augment.family.apply(x, Params(style=styles, translate=mask)))
 
 
 def test_no_key_draws_afresh_without_the_global_rng():
@@ -643,7 +727,8 @@ def test_collate_in_a_dataloader_matches_direct_calls():
         for b, (out, labels, mask) in enumerate(batches):
             rows = slice(3 * b, 3 * b + 3)
             assert out.dtype == torch.uint8 and out.shape == (3, 1, SIZE, SIZE)
-            assert torch.equal(labels, y[rows]) and int(mask.sum()) == 2
+            assert torch.equal(labels, y[rows])
+            assert torch.equal(mask, index_proposals(4, epoch, index[rows], 0.5))
             assert torch.equal(out[~mask], x[rows][~mask])
             expected = augment(x[rows], y[rows], index[rows], return_mask=True)
             assert_same_result((out, labels, mask), expected)
@@ -675,7 +760,8 @@ def test_persistent_workers_see_set_epoch_and_match_zero_workers(context):
     for epoch, (serial_epoch, parallel_epoch) in enumerate(zip(serial, parallel, strict=True)):
         assert len(parallel_epoch) == 4
         translated = sum(int(mask.sum()) for _, _, mask in parallel_epoch)
-        assert translated == (0 if epoch == 0 else 8), epoch
+        proposed = int(index_proposals(9, epoch, torch.arange(12), 0.5).sum())
+        assert translated == (0 if epoch == 0 else proposed) and proposed > 0, epoch
         for a, b in zip(serial_epoch, parallel_epoch, strict=True):
             assert_same_result(a, b)
     assert not torch.equal(parallel[1][0][0], parallel[2][0][0]), "epochs 1 and 2 agree"
@@ -701,7 +787,7 @@ def test_a_dict_collator_feeds_hugging_face_style_batches():
     assert torch.equal(out["pixel_values"], expected[0]) and torch.equal(out["labels"], y)
     assert out["weight"].tolist() == [1.0] * 4
     with_mask = augment.collator(True, ("pixel_values", "labels", "id"), return_mask=True)
-    assert int(with_mask(items)["mask"].sum()) == 2
+    assert torch.equal(with_mask(items)["mask"], index_proposals(1, 0, torch.arange(4), 0.5))
     tuples = augment.collator(keys=("pixel_values", "labels", "id"))(items)
     assert_same_result(tuples, expected)
     again = pickle.loads(pickle.dumps(collate))
@@ -793,13 +879,13 @@ def test_bank_rows_come_from_their_own_index(rows, dtype, seed):
     y = torch.zeros(len(rows), dtype=torch.long)
     out, labels, mask = augment(x, y, index, return_mask=True)
     assert out.dtype == dtype and torch.equal(labels, y)
-    assert int(mask.sum()) == expected_count(0.5, len(rows))
+    uniforms = index_uniforms(seed, 0, index)
+    assert torch.equal(mask, uniforms[:, 0] < 0.5)
     assert torch.equal(out[~mask], x[~mask])
-    for row in mask.nonzero().flatten().tolist():
-        entries = bank.images[index[row]]
-        if dtype != torch.uint8:
-            entries = (entries.double() / 255).to(dtype)
-        assert any(torch.equal(out[row], entry) for entry in entries), row
+    entries = bank.images[index, (uniforms[:, 2] * 3).long()]  # entry floor(u * k) of each
+    if dtype != torch.uint8:
+        entries = (entries.double() / 255).to(dtype)
+    assert torch.equal(out[mask], entries[mask])
 
 
 def test_bank_entries_follow_the_index_and_the_epoch():
