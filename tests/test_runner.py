@@ -187,26 +187,6 @@ def test_the_train_command_runs_under_torchrun_on_two_cpu_processes(tmp_path):
     assert json.loads((generator / "training.json").read_text())["world_size"] == 2
 
 
-def test_each_rank_trains_on_its_share_of_the_one_process_batch(monkeypatch):
-    from invtransfer.experiments import training
-    from invtransfer.experiments.datasets import load_data
-
-    config = small_config('train.augmentation="crop_flip"')
-    data, order = load_data(config.data), torch.randperm(60, generator=torch.Generator())
-    augmentation = training.AUGMENTATIONS["crop_flip"]()
-
-    def batches(rank: int, world: int) -> list:
-        monkeypatch.setattr(training, "rank_and_world", lambda: (rank, world))
-        return list(training._batches(data, order, 16, augmentation, 0, 3, "cpu"))
-
-    whole = batches(0, 1)
-    shares = [batches(rank, 2) for rank in (0, 1)]
-    assert len(whole) == len(shares[0]) == len(shares[1]) == 4
-    for (x, y), (x0, y0), (x1, y1) in zip(whole, *shares, strict=True):
-        assert torch.equal(x[0::2], x0) and torch.equal(x[1::2], x1)
-        assert torch.equal(y[0::2], y0) and torch.equal(y[1::2], y1)
-
-
 def test_the_curve_command_measures_a_trained_run(tmp_path, capsys):
     run_experiment(small_config('methods=["ce"]'), tmp_path, progress=False)
     arguments = ["curve", str(tmp_path), "--method", "ce", "--samples-per-class", "2"]

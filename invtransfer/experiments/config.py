@@ -57,9 +57,17 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The classifier: ``"resnet20"``, ``"resnet32"`` or ``"small_cnn"``."""
+    """The classifier.
+
+    Args:
+        name: a built-in (``"resnet20"``, ``"resnet32"``, ``"small_cnn"``), a torchvision
+            builder (``"torchvision:resnet18"``), a timm model (``"timm:resnet18"``) or an
+            import path (``"package.module:factory"``); see `invtransfer.models.build_model`.
+        weights: a local file of initial weights; nothing is downloaded.
+    """
 
     name: str = "resnet20"
+    weights: str | None = None
 
 
 @dataclass
@@ -74,6 +82,13 @@ class TrainConfig:
             ``"crop_flip"`` is the CIFAR recipe (pad by 4, random crop, horizontal flip),
             ``"crop"`` the same without the flip; ``None`` (``"none"`` in a file) uses the
             images as they are.
+        workers: DataLoader worker processes that decode the images; ``None`` chooses from
+            the CPUs this process may use.
+        amp: mixed precision: ``"bf16"`` (CPU or GPU), ``"fp16"`` (CUDA, with a gradient
+            scaler), or ``None`` (``"none"`` in a file) for float32.
+        channels_last: store the model and the batches channels-last (faster convolutions
+            on recent GPUs).
+        compile: train through ``torch.compile(model)``.
     """
 
     epochs: int = 50
@@ -86,10 +101,16 @@ class TrainConfig:
     gamma: float = 0.01
     defer_epoch: int | None = None
     augmentation: str | None = None
+    workers: int | None = None
+    amp: str | None = None
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.augmentation == "none":
             self.augmentation = None
+        if self.amp == "none":
+            self.amp = None
 
     @property
     def deferred_start(self) -> int:

@@ -1,4 +1,4 @@
-"""The data of an experiment: a recipe by name, loaded into memory as ``uint8`` tensors."""
+"""The data of an experiment: a recipe by name, its splits read lazily as ``uint8`` images."""
 
 from __future__ import annotations
 
@@ -34,35 +34,30 @@ _WITH_VARIANTS = ("glyphs_lt", "mnist_lt", "kmnist_lt", "k49_lt")
 
 @dataclass(frozen=True)
 class ExperimentData:
-    """Training and test images in memory (``uint8`` ``(N, C, H, W)``) with their labels.
+    """The splits of an experiment's recipe, as datasets whose items are decoded when read.
 
-    ``train`` and ``test`` carry the nuisance, as in the paper; ``clean_test`` holds the test
-    images without it, which the invariance curve transforms with ``family``.
+    ``train``, ``val`` and ``test`` carry the nuisance, as in the paper; ``clean_test`` holds
+    the test images without it, which the invariance curve transforms with ``family``.
+    Items are ``(uint8 image (C, H, W), label)``; labels are read without decoding images.
     """
 
     train: Dataset
-    train_images: Tensor
-    train_labels: Tensor
-    test_images: Tensor
-    test_labels: Tensor
+    val: Dataset | None
+    test: Dataset
     clean_test: Dataset
     class_counts: Tensor
     family: TransformFamily | None
+    image_shape: tuple[int, int, int]
+    """``(C, H, W)`` of the images."""
 
     @property
     def num_classes(self) -> int:
         """The number of classes."""
         return len(self.class_counts)
 
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` of the images."""
-        c, h, w = self.train_images.shape[1:]
-        return c, h, w
-
 
 def load_data(config: DataConfig, seed: int = 0) -> ExperimentData:
-    """Run the recipe ``config`` names and load its splits into memory.
+    """Run the recipe ``config`` names; its datasets are read lazily, item by item.
 
     Examples:
         >>> from invtransfer.experiments import DataConfig
@@ -70,20 +65,18 @@ def load_data(config: DataConfig, seed: int = 0) -> ExperimentData:
         ...                     options=dict(num_classes=3, per_class=200, test_per_class=4,
         ...                                  max_count=50))
         >>> data = load_data(config)
-        >>> data.class_counts.tolist(), tuple(data.test_images.shape)
-        ([50, 12, 5], (12, 1, 28, 28))
+        >>> data.class_counts.tolist(), len(data.test), data.image_shape
+        ([50, 12, 5], 12, (1, 28, 28))
     """
     if config.recipe not in RECIPES:
         raise ValueError(
             f"data.recipe: expected one of {sorted(RECIPES)}, received {config.recipe!r}"
         )
     splits = _run_recipe(config, seed)
-    train_images, train_labels = _in_memory(splits.train)
-    test_images, test_labels = _in_memory(splits.test)
     clean = splits.test.dataset if isinstance(splits.test, NuisanceDataset) else splits.test
     return ExperimentData(
-        splits.train, train_images, train_labels, test_images, test_labels, clean,
-        splits.class_counts, splits.family,
+        splits.train, splits.val, splits.test, clean, splits.class_counts, splits.family,
+        _image_shape(splits.train),
     )  # fmt: skip
 
 
@@ -108,10 +101,14 @@ def _run_recipe(config: DataConfig, seed: int) -> LongTailSplits:
     return recipe(*arguments, **options)
 
 
-def _in_memory(dataset: Dataset) -> tuple[Tensor, Tensor]:
-    """Every image (``uint8``) and label of ``dataset``, read once."""
-    items = [dataset[i] for i in range(len(dataset))]  # type: ignore[arg-type]
-    images = torch.stack([torch.as_tensor(image) for image, _ in items])
-    if images.dtype != torch.uint8:
-        raise ValueError(f"data: expected uint8 images from the recipe, received {images.dtype}")
-    return images, torch.as_tensor([int(label) for _, label in items])
+def _image_shape(dataset: Dataset) -> tuple[int, int, int]:
+    """``(C, H, W)`` of the first image, which must be a ``uint8`` tensor (every recipe's is)."""
+    image = dataset[0][0]
+    if not isinstance(image, Tensor) or image.dtype != torch.uint8 or image.ndim != 3:
+        raise ValueError(
+            "data: expected uint8 (C, H, W) images from the recipe, received "
+            f"{getattr(image, 'dtype', type(image).__name__)} of shape "
+            f"{tuple(getattr(image, 'shape', ()))}"
+        )
+    c, h, w = image.shape
+    return c, h, w

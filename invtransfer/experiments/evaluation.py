@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
 
 from invtransfer.experiments.config import EvaluationConfig
 from invtransfer.experiments.datasets import ExperimentData
@@ -15,14 +16,28 @@ from invtransfer.metrics import invariance_curve, per_class_accuracy, shot_accur
 __all__ = ["evaluate_run", "predict"]
 
 
-def predict(model: nn.Module, images: Tensor, batch_size: int = 512) -> Tensor:
-    """The logits of ``model`` (in eval mode, without gradients) on ``uint8`` ``images``."""
+def predict(
+    model: nn.Module, dataset: Dataset, batch_size: int = 512, workers: int = 0
+) -> tuple[Tensor, Tensor]:
+    """The logits of ``model`` (in eval mode, without gradients, on the CPU) on every image of
+    ``dataset`` (items ``(uint8 image, label)``, read by a DataLoader), and the labels.
+
+    Examples:
+        >>> from invtransfer.data import Glyphs
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 3))
+        >>> logits, labels = predict(model, Glyphs(num_classes=3, per_class=2))
+        >>> logits.shape, labels.tolist()
+        (torch.Size([6, 3]), [0, 0, 1, 1, 2, 2])
+    """
     device = next(model.parameters()).device
+    loader = DataLoader(dataset, batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     model.eval()
+    logits, labels = [], []
     with torch.no_grad():
-        return torch.cat(
-            [model(batch.to(device).float().div_(255)).cpu() for batch in images.split(batch_size)]
-        )
+        for images, batch_labels in loader:
+            logits.append(model(images.to(device).float().div_(255)).cpu())
+            labels.append(torch.as_tensor(batch_labels))
+    return torch.cat(logits), torch.cat(labels)
 
 
 def evaluate_run(
@@ -46,12 +61,10 @@ def evaluate_run(
         >>> sorted(result), len(result["per_class_accuracy"])
         (['accuracy', 'invariance', 'per_class_accuracy'], 3)
     """
-    logits = predict(model, data.test_images)
+    logits, labels = predict(model, data.test)
     result: dict[str, Any] = {
-        "accuracy": shot_accuracy(logits, data.test_labels, data.class_counts).to_dict(),
-        "per_class_accuracy": per_class_accuracy(
-            logits, data.test_labels, data.num_classes
-        ).tolist(),
+        "accuracy": shot_accuracy(logits, labels, data.class_counts).to_dict(),
+        "per_class_accuracy": per_class_accuracy(logits, labels, data.num_classes).tolist(),
     }
     if data.family is not None:
         curve = invariance_curve(

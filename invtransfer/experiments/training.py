@@ -1,9 +1,15 @@
-"""Train one classifier with one method: the paper's SGD loop, checkpointed every epoch.
+"""Train one classifier with one method: the loop a user would write with the library.
 
-Every random draw is a function of ``(seed, epoch)``: the batch order, the class-balanced
-draws and GIT's translations. A checkpoint (model, optimizer, schedule, epoch) is written
-atomically after every epoch, so a killed run started again continues from the last
-finished epoch and ends with exactly the weights of an uninterrupted run.
+A ``DataLoader`` over the recipe's training set (images decoded in its workers) draws each
+epoch with a `ClassBalancedSampler` (plain shuffles for instance-balanced epochs), sharded
+once, explicitly, over the ranks; the method's loss, `GenerativeAugment` keyed by the
+batch's dataset indices and an optional crop/flip augmentation act on each batch; SGD with the
+paper's warm-up and step schedule updates the model. Every random draw is a function of
+``(seed, epoch, batch)`` or ``(seed, epoch, index)``, and a checkpoint (model, optimizer,
+schedule, epoch) is written atomically after every epoch, so a killed run started again
+continues from the last finished epoch and ends with exactly the weights of an uninterrupted
+run. Each epoch adds a row to ``training_log.csv`` (and TensorBoard event files when
+tensorboard is installed).
 
 Each run also keeps its checkpoint at the defer epoch, where deferred methods part from plain
 CE. A method that trains exactly as CE until then (CE+DRS, the GIT variants) starts from the
@@ -11,9 +17,9 @@ CE run's checkpoint there when it is given one, and ends with the weights it wou
 from scratch.
 
 Under ``torchrun`` (an initialised process group) the model is wrapped in
-``DistributedDataParallel`` and each rank trains on every ``world``-th image of each batch
-(the batch size stays global), with the batch's augmentation drawn once for the whole batch;
-rank 0 writes the checkpoints.
+``DistributedDataParallel``; the sampler gives rank ``r`` every ``world``-th index of the
+epoch, so its batch ``b`` holds rows ``r, r + world, ...`` of the one-process batch ``b`` and
+the ranks together train exactly the one-process batches; rank 0 writes the checkpoints.
 """
 
 from __future__ import annotations
@@ -22,18 +28,24 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._seeding import derive_seed, generator_for
-from invtransfer.experiments.config import ExperimentConfig
+from invtransfer.data import WithIndex
+from invtransfer.experiments.config import ExperimentConfig, TrainConfig
 from invtransfer.experiments.datasets import ExperimentData
+from invtransfer.experiments.epoch_log import EpochLog
+from invtransfer.experiments.evaluation import predict
 from invtransfer.experiments.lr import warmup_step_lr
 from invtransfer.experiments.methods import method_parts
 from invtransfer.generative import GenerativeAugment, MUNITGenerator
@@ -47,11 +59,12 @@ from invtransfer.generative.checkpoint import (
     read_tensors,
     write_folder,
 )
+from invtransfer.metrics import balanced_accuracy
 from invtransfer.models import resnet20, resnet32, small_cnn
 from invtransfer.sampling import ClassBalancedSampler, Schedule
 from invtransfer.transforms import Compose, HorizontalFlip, RandomCrop, TransformFamily
 
-__all__ = ["AUGMENTATIONS", "MODELS", "build_model", "train_run"]
+__all__ = ["AMP_DTYPES", "AUGMENTATIONS", "MODELS", "build_model", "train_run", "training_loader"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +84,10 @@ recipe (pad by 4, crop back at random, flip left-right half the time), ``crop`` 
 without the flip (for traffic signs, where a flip changes the class). Each batch's draws
 come from ``(seed, epoch, batch)``."""
 
-_AUGMENTATION_STREAM = 2  # draws from (seed, 2, epoch, batch), apart from GIT's (seed, 0, ...)
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+"""``train.amp`` settings and the autocast dtype of each."""
+
+_AUGMENTATION_STREAM = 2  # draws from (seed, 2, epoch, batch), apart from the sampler's
 
 
 def build_model(
@@ -93,6 +109,42 @@ def build_model(
         return MODELS[name](num_classes, channels, height)
 
 
+def training_loader(
+    train: Dataset, power: Schedule | None, config: TrainConfig, seed: int, workers: int = 0
+) -> DataLoader:
+    """This rank's loader: items ``(image, label, dataset index)`` in batches of
+    ``config.batch_size / world``, drawn by a `ClassBalancedSampler` with the method's
+    sampling power (instance-balanced epochs are shuffles) and sharded over the ranks.
+    Call ``loader.sampler.set_epoch(epoch)`` before each epoch.
+
+    Examples:
+        >>> from invtransfer.data import Glyphs
+        >>> from invtransfer.experiments import TrainConfig
+        >>> loader = training_loader(Glyphs(3, 4), None, TrainConfig(batch_size=4), seed=0)
+        >>> images, labels, index = next(iter(loader))
+        >>> images.shape, sorted(set(range(12)) - set(loader.sampler))  # each image once
+        (torch.Size([4, 1, 28, 28]), [])
+    """
+    rank, world = rank_and_world()
+    if config.batch_size % world:
+        raise ValueError(
+            f"train.batch_size: expected a multiple of the {world} ranks (each trains an equal "
+            f"share of every batch), received {config.batch_size}"
+        )
+    sampler = ClassBalancedSampler(
+        train, power=1.0, schedule=power, seed=seed, num_replicas=world, rank=rank
+    )
+    return DataLoader(
+        WithIndex(train),
+        batch_size=config.batch_size // world,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=workers > 0,
+        generator=generator_for(seed),  # the loader's own seeds; the global RNG is left alone
+    )
+
+
 def train_run(
     config: ExperimentConfig,
     data: ExperimentData,
@@ -112,48 +164,142 @@ def train_run(
     run's checkpoint at the defer epoch, when there is one.
 
     Raises:
-        ValueError: ``method`` needs GIT and no ``generator`` was given.
+        ValueError: ``method`` needs GIT and no ``generator`` was given, or the AMP setting
+            cannot run on ``device``.
     """
-    train, (rank, world) = config.train, rank_and_world()
+    train, rank = config.train, rank_and_world()[0]
+    device = torch.device(device)
+    autocast, scaler = _mixed_precision(train.amp, device)
     parts = method_parts(method, data.class_counts, train.deferred_start)
-    model = build_model(config.model.name, data.num_classes, data.image_shape, seed).to(device)
+    model = build_model(config.model.name, data.num_classes, data.image_shape, seed)
+    model = model.to(device, memory_format=_memory_format(train))
     loss = parts.loss.to(device)
     optimizer = torch.optim.SGD(
         model.parameters(), train.lr, momentum=train.momentum, weight_decay=train.weight_decay
     )
     schedule = warmup_step_lr(optimizer, train.warmup_epochs, train.milestones, train.gamma)
     augment = _generative_augment(config, method, generator, seed, device) if parts.git else None
-    augmentation = _augmentation(train.augmentation)
-    set_loss_epoch = getattr(loss, "set_epoch", None)  # DRW and LDAM-DRW switch by epoch
+    loader = training_loader(data.train, parts.sampling_power, train, seed, _workers(train))
     checkpoints = Path(run_dir) / "checkpoints"
     if erm_run is not None and parts.erm_until_defer and rank == 0:
         _fork(Path(erm_run) / "checkpoints", checkpoints, train.deferred_start)
     barrier()
-    first = _resume(checkpoints, model, optimizer, schedule)
-    trained = DistributedDataParallel(model) if world > 1 else model
-    order = _batch_order(parts.sampling_power, data.train_labels, seed)
-    for epoch in tqdm(
-        range(first, train.epochs),
-        desc=method,
-        disable=not progress,
-        initial=first,
-        total=train.epochs,
-    ):
-        model.train()
-        if set_loss_epoch is not None:
-            set_loss_epoch(epoch)
-        if augment is not None:
-            augment.set_epoch(epoch)
-        batches = _batches(data, order(epoch), train.batch_size, augmentation, seed, epoch, device)
-        total = _train_epoch(trained, loss, optimizer, batches, augment)
-        schedule.step()
-        if rank == 0:
-            _save(checkpoints, epoch + 1, model, optimizer, schedule, train.deferred_start)
-        log.info(
-            "%s seed %d: epoch %d/%d, train loss %.4f", method, seed, epoch + 1, train.epochs, total
-        )
+    first = _resume(checkpoints, model, optimizer, schedule, scaler)
+    step = _Step(_trainable(model, train), loss, optimizer, autocast, scaler)
+    batch = _Batch(device, _memory_format(train), _augmentation(train.augmentation), augment)
+    with EpochLog(Path(run_dir), first, enabled=rank == 0) as epoch_log:
+        for epoch in tqdm(
+            range(first, train.epochs), desc=method, disable=not progress, initial=first,
+            total=train.epochs,
+        ):  # fmt: skip
+            for part in (loader.sampler, loss, augment):
+                if hasattr(part, "set_epoch"):
+                    part.set_epoch(epoch)  # type: ignore[union-attr]
+            model.train()
+            totals = _train_epoch(step, batch.preparer(seed, epoch), loader)
+            learning_rate = optimizer.param_groups[0]["lr"]
+            schedule.step()
+            if rank == 0:
+                _save(checkpoints, epoch + 1, model, optimizer, schedule, scaler, train)
+            row = {**totals, "lr": learning_rate, **_validation(model, data, train)}
+            epoch_log.write(epoch + 1, row)
+            log.info(
+                "%s seed %d: epoch %d/%d, train loss %.4f",
+                method, seed, epoch + 1, train.epochs, totals["loss"],
+            )  # fmt: skip
     barrier()
     return model.eval()
+
+
+class _Batch:
+    """A loader's batch made ready for a step: on the device, float in [0, 1], augmented."""
+
+    def __init__(
+        self,
+        device: torch.device,
+        memory_format: torch.memory_format,
+        augmentation: TransformFamily | None,
+        augment: GenerativeAugment | None,
+    ) -> None:
+        self.device, self.memory_format = device, memory_format
+        self.augmentation, self.augment = augmentation, augment
+
+    def preparer(self, seed: int, epoch: int) -> Callable[[int, Any], tuple[Tensor, Tensor]]:
+        """The function that readies batch ``b`` of ``epoch``."""
+
+        def prepare(b: int, items: Any) -> tuple[Tensor, Tensor]:
+            images, labels, index = items
+            x = images.to(self.device, non_blocking=True).float().div_(255)
+            y = labels.to(self.device, non_blocking=True)
+            if self.augmentation is not None:
+                x = _augmented(self.augmentation, x, seed, epoch, b)
+            if self.augment is not None:
+                x, y = self.augment(x, y, key=index)
+            return x.contiguous(memory_format=self.memory_format), y
+
+        return prepare
+
+
+def _augmented(family: TransformFamily, x: Tensor, seed: int, epoch: int, b: int) -> Tensor:
+    """Draws for the whole one-process batch ``b``; this rank's rows of it (the sampler gives
+    rank ``r`` rows ``r, r + world, ...``)."""
+    rank, world = rank_and_world()
+    draws = generator_for(seed, _AUGMENTATION_STREAM, epoch, b, device=x.device)
+    return family.apply(x, family.sample(len(x) * world, draws)[rank::world])
+
+
+class _Step:
+    """One optimisation step: forward under autocast, backward (scaled for fp16), update."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        autocast: Callable[[], Any],
+        scaler: torch.amp.GradScaler | None,
+    ) -> None:
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.autocast, self.scaler = autocast, scaler
+
+    def __call__(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        with self.autocast():
+            logits = self.model(x)
+            value = self.loss(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            value.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(value).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        return value.detach(), logits.detach()
+
+
+def _train_epoch(
+    step: _Step, prepare: Callable[[int, Any], tuple[Tensor, Tensor]], loader: DataLoader
+) -> dict[str, float]:
+    """One pass over ``loader``; the mean training loss and accuracy of the batches trained.
+    A batch of one image per rank is left out (batch norm cannot train on it)."""
+    loss, correct, seen = torch.zeros((), dtype=torch.float64), torch.zeros(()), 0
+    for b, items in enumerate(loader):
+        if len(items[1]) < 2:
+            continue
+        x, y = prepare(b, items)
+        value, logits = step(x, y)
+        loss = loss + value.double() * len(y)  # on the device: no wait for it per step
+        correct = correct + (logits.argmax(1) == y).sum()
+        seen += len(y)
+    return {"loss": float(loss) / max(seen, 1), "train_accuracy": float(correct) / max(seen, 1)}
+
+
+def _validation(model: nn.Module, data: ExperimentData, train: TrainConfig) -> dict[str, float]:
+    """The balanced accuracy on the validation split, when the recipe has one."""
+    if data.val is None:
+        return {}
+    logits, labels = predict(model, data.val, workers=_workers(train))
+    return {"val_balanced_accuracy": float(balanced_accuracy(logits, labels, data.num_classes))}
 
 
 def _generative_augment(
@@ -161,17 +307,14 @@ def _generative_augment(
     method: str,
     generator: MUNITGenerator | None,
     seed: int,
-    device: torch.device | str,
+    device: torch.device,
 ) -> GenerativeAugment:
-    """GIT from the defer epoch on; each rank of a process group draws its own translations."""
+    """GIT from the defer epoch on; an image's translation follows from ``(seed, epoch,
+    index)``, whichever rank trains it."""
     if generator is None:
         raise ValueError(f"generator: method {method!r} needs a generator, received None")
-    rank, world = rank_and_world()
     return GenerativeAugment(
-        generator,
-        config.git.fraction,
-        start_epoch=config.train.deferred_start,
-        seed=seed if world == 1 else derive_seed(seed, rank),
+        generator, config.git.fraction, start_epoch=config.train.deferred_start, seed=seed
     ).to(device)
 
 
@@ -186,86 +329,63 @@ def _augmentation(name: str | None) -> TransformFamily | None:
     return AUGMENTATIONS[name]()
 
 
-def _batches(
-    data: ExperimentData,
-    order: Tensor,
-    batch_size: int,
-    augmentation: TransformFamily | None,
-    seed: int,
-    epoch: int,
-    device: torch.device | str,
-) -> Iterator[tuple[Tensor, Tensor]]:
-    """This rank's share (every ``world``-th image) of each batch of ``order`` on ``device``:
-    float images in [0, 1], augmented with draws for the whole batch from ``(seed, epoch,
-    batch)``, and labels. Batches that would leave a rank one image are left out (batch norm
-    cannot train on one)."""
-    rank, world = rank_and_world()
-    for index, batch in enumerate(order.split(batch_size)):
-        if len(batch) < 2 * world:
-            continue
-        mine = batch[rank::world]
-        x = data.train_images[mine].to(device).float().div_(255)
-        if augmentation is not None:
-            draws = generator_for(seed, _AUGMENTATION_STREAM, epoch, index, device=x.device)
-            x = augmentation.apply(x, augmentation.sample(len(batch), draws)[rank::world])
-        yield x, data.train_labels[mine].to(device)
+def _mixed_precision(
+    amp: str | None, device: torch.device
+) -> tuple[Callable[[], Any], torch.amp.GradScaler | None]:
+    """The autocast context and, for fp16, the gradient scaler; settings the device cannot
+    run are refused before anything trains."""
+    if amp is None:
+        return nullcontext, None
+    if amp not in AMP_DTYPES:
+        raise ValueError(
+            f"train.amp: expected one of {sorted(AMP_DTYPES)} or None, received {amp!r}"
+        )
+    if amp == "fp16" and device.type != "cuda":
+        raise ValueError(
+            f"train.amp: 'fp16' needs a CUDA device, received {device}; use 'bf16' on the CPU"
+        )
+    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"train.amp: 'bf16' is not supported by {device}; use 'fp16'")
+    dtype = AMP_DTYPES[amp]
+    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
+    return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
 
 
-def _train_epoch(
-    model: nn.Module,
-    loss: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    batches: Iterator[tuple[Tensor, Tensor]],
-    augment: GenerativeAugment | None,
-) -> float:
-    """One pass over ``batches``; returns the mean training loss."""
-    total, seen = 0.0, 0
-    for step, (x, y) in enumerate(batches):
-        if augment is not None:
-            x, y = augment(x, y, key=step)
-        value = loss(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-        total, seen = total + value.item() * len(y), seen + len(y)
-    return total / max(seen, 1)
+def _memory_format(train: TrainConfig) -> torch.memory_format:
+    return torch.channels_last if train.channels_last else torch.contiguous_format
 
 
-def _batch_order(power: Schedule | None, labels: Tensor, seed: int) -> Callable[[int], Tensor]:
-    """The training indices of each epoch: a shuffle from ``(seed, epoch)`` (also for epochs
-    of sampling power 1), or class-aware draws with the method's sampling power."""
-
-    def shuffle(epoch: int) -> Tensor:
-        return torch.randperm(len(labels), generator=generator_for(seed, epoch))
-
-    if power is None:
-        return shuffle
-    sampler = ClassBalancedSampler(labels, schedule=power, seed=seed)
-
-    def draws(epoch: int) -> Tensor:
-        if power(epoch) == 1.0:  # instance-balanced: each image once, as plain CE draws them
-            return shuffle(epoch)
-        sampler.set_epoch(epoch)
-        return torch.as_tensor(list(sampler))
-
-    return draws
+def _trainable(model: nn.Module, train: TrainConfig) -> nn.Module:
+    """What the step calls: the model, wrapped for DDP under a process group, compiled if
+    asked (the checkpoints hold the model's own weights)."""
+    trained = DistributedDataParallel(model) if rank_and_world()[1] > 1 else model
+    return torch.compile(trained) if train.compile else trained
 
 
-def _save(folder: Path, epoch: int, model: nn.Module, optimizer, schedule, defer: int) -> None:
+def _workers(train: TrainConfig) -> int:
+    if train.workers is not None:
+        return train.workers
+    return 0
+
+
+def _save(
+    folder: Path, epoch: int, model: nn.Module, optimizer, schedule, scaler, train: TrainConfig
+) -> None:
     """Write the checkpoint of ``epoch``; keep it and the one at the defer epoch only."""
     optimizer_tensors, optimizer_document = optimizer_to_files(optimizer.state_dict())
+    training: dict[str, Any] = {
+        "epoch": epoch,
+        "optimizer": optimizer_document,
+        "schedule": schedule.state_dict(),  # plain numbers: JSON as it is
+    }
+    if scaler is not None:
+        training["scaler"] = scaler.state_dict()
     write_folder(
         folder / _epoch_name(epoch),
         {"model": model.state_dict(), "optimizer": optimizer_tensors},
-        {
-            "training": {
-                "epoch": epoch,
-                "optimizer": optimizer_document,
-                "schedule": schedule.state_dict(),  # plain numbers: JSON as it is
-            }
-        },
+        {"training": training},
     )
-    prune_numbered(folder, "epoch", keep=1, spare=_epoch_name(defer))
+    prune_numbered(folder, "epoch", keep=1, spare=_epoch_name(train.deferred_start))
 
 
 def _epoch_name(epoch: int) -> str:
@@ -284,7 +404,7 @@ def _fork(erm_checkpoints: Path, checkpoints: Path, defer: int) -> None:
     log.info("starting from plain CE's checkpoint %s", source)
 
 
-def _resume(folder: Path, model: nn.Module, optimizer, schedule) -> int:
+def _resume(folder: Path, model: nn.Module, optimizer, schedule, scaler) -> int:
     """Load the latest checkpoint, if any; return the number of epochs it finished."""
     latest = latest_numbered(folder, "epoch")
     if latest is None:
@@ -295,5 +415,7 @@ def _resume(folder: Path, model: nn.Module, optimizer, schedule) -> int:
         optimizer_from_files(read_tensors(latest, "optimizer"), training["optimizer"])
     )
     schedule.load_state_dict(training["schedule"])
+    if scaler is not None and "scaler" in training:
+        scaler.load_state_dict(training["scaler"])
     log.info("resumed from %s", latest)
     return int(training["epoch"])
