@@ -7,10 +7,27 @@ import ast
 import json
 import re
 
+import torch
 from conftest import run_script
+from torch.utils.data import BatchSampler, RandomSampler
+
+from invtransfer._seeding import derive_seed, keyed_uniforms
 
 TINY_GLYPHS = ("--classes", 4, "--per-class", 40, "--test-per-class", 5, "--max-count", 30)
 """Class sizes [30, 7, 5, 5]: 47 training images; 5 test images per class."""
+
+
+def proposed_in_epoch(epoch: int, seed: int = 0, fraction: float = 0.5) -> int:
+    """The rows the example's augment translates in ``epoch`` (from its start epoch on),
+    computed here: its loader's batches (CE-DRW shuffles with ``RandomSampler`` seeded with
+    ``seed``, two full batches of 16 of the 47 images per epoch), and for each of their
+    dataset indices the documented per-index draw, uniform ``(seed, 2, epoch)`` < fraction."""
+    sampler = RandomSampler(range(47), generator=torch.Generator().manual_seed(seed))
+    epochs = [list(BatchSampler(sampler, 16, drop_last=True)) for _ in range(epoch + 1)]
+    index = torch.tensor(epochs[epoch]).flatten()
+    assert len(index) == 32
+    uniforms = keyed_uniforms(derive_seed(seed, 2, epoch), index, 1)[:, 0]
+    return int((uniforms < fraction).sum())
 
 
 def test_augment_in_dataloader_translates_from_the_start_epoch_in_workers(tmp_path):
@@ -20,12 +37,15 @@ def test_augment_in_dataloader_translates_from_the_start_epoch_in_workers(tmp_pa
         "--gan-iterations", 2, "--gan-batch-size", 4, "--epochs", 2, "--defer-epoch", 1,
         "--warmup-epochs", 1, "--batch-size", 16, "--workers", 2,
     )  # fmt: skip
-    # two full batches of 16 per epoch; half of each translated from epoch 1 (the second) on
-    assert "epoch 1/2: loss" in result.stderr and "0 of 32 rows translated" in result.stderr
-    assert "16 of 32 rows translated" in result.stderr
+    # two full batches of 16 per epoch; from epoch 1 (the second) on, each image with
+    # probability 0.5, as its (seed, epoch, index) decides
+    translated = proposed_in_epoch(1)
+    assert 0 < translated < 32
+    logged = re.findall(r"epoch (\d)/2: loss [\d.]+, (\d+) of 32 rows translated", result.stderr)
+    assert logged == [("1", "0"), ("2", str(translated))], result.stderr
     assert "test balanced accuracy" in result.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["translated_per_epoch"] == [0, 16]
+    assert summary["translated_per_epoch"] == [0, translated]
     assert summary["class_counts"] == [30, 7, 5, 5]
     assert 0 <= summary["test_balanced_accuracy"] <= 1
     assert (out / "munit" / "checkpoints" / "iter-0000002" / "generator.safetensors").is_file()
