@@ -4,8 +4,8 @@ Generative invariance transfer (GIT) without the invtransfer runner: a plain PyT
 trains a small CNN on Glyphs-LT-DIL (the embedded procedural glyphs, each image with one
 fixed random stroke width; Zipf class sizes) with a long-tail method (``--method``, by
 default CE-DRW: cross-entropy re-weighted by class from ``--defer-epoch`` on), and from that
-same epoch on the DataLoader replaces half of every batch with MUNIT translations of its
-images under random style codes, labels kept. The pieces:
+same epoch on the DataLoader replaces each image of a batch with probability 0.5 (about half)
+with MUNIT translations under random style codes, labels kept. The pieces:
 
 - a tiny MUNIT trained here for ``--gan-iterations`` (or one loaded with ``--generator``,
   a trainer's folder or a saved augment, via `load_generator`);

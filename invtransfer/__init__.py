@@ -62,6 +62,7 @@ _EXPORTS = {
         "InvarianceCurve", "InvarianceMeter", "InvarianceMetric", "balanced_accuracy",
         "invariance_curve",
     ),
+    "invtransfer.models": ("build_model",),
     "invtransfer.generative": (
         "GenerativeAugment", "LearnedNuisance", "MUNITObjectives", "MUNITTrainer",
         "load_generator", "preset",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -169,6 +170,40 @@ def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
     metrics = [(r / "metrics.json").read_text() for r in runs]
     assert metrics[0] == metrics[1]
+    logs = [_log_rows(r) for r in runs]  # one row per epoch, the resumed ones replayed exactly
+    assert [row["epoch"] for row in logs[1]] == [str(epoch) for epoch in range(1, 13)]
+    assert [row["loss"] for row in logs[0]] == [row["loss"] for row in logs[1]]
+
+
+def _log_rows(run_dir) -> list[dict[str, str]]:
+    with open(run_dir / "training_log.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_bf16_channels_last_training_logs_every_epoch(tmp_path):
+    config = small_config('methods=["ce"]', 'train.amp="bf16"', "train.channels_last=true")
+    metrics = run_experiment(config, tmp_path, progress=False)["ce-seed0"]
+    assert 0 <= metrics["accuracy"]["balanced"] <= 1
+    rows = _log_rows(tmp_path / "runs" / "ce-seed0")
+    assert [row["epoch"] for row in rows] == ["1", "2", "3"]
+    assert set(rows[0]) == {"epoch", "loss", "train_accuracy", "lr", "val_balanced_accuracy"}
+    assert all(math.isfinite(float(row["loss"])) for row in rows)
+    assert [float(row["lr"]) for row in rows] == pytest.approx([0.02, 0.02, 0.02 * 0.01])
+
+
+def test_fp16_on_the_cpu_is_refused_before_anything_trains(tmp_path):
+    config = small_config('methods=["ce"]', 'train.amp="fp16"', 'device="cpu"')
+    with pytest.raises(ValueError, match="'fp16' needs a CUDA device, received cpu; use 'bf16'"):
+        run_experiment(config, tmp_path, progress=False)
+    assert not (tmp_path / "runs" / "ce-seed0" / "checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_a_compiled_model_trains_and_resumes(tmp_path):
+    config = small_config('methods=["ce"]', "train.compile=true", "train.epochs=2")
+    run_experiment(config, tmp_path, progress=False)
+    rows = _log_rows(tmp_path / "runs" / "ce-seed0")
+    assert [row["epoch"] for row in rows] == ["1", "2"]
 
 
 def test_the_train_command_runs_under_torchrun_on_two_cpu_processes(tmp_path):

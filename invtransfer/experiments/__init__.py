@@ -21,12 +21,11 @@ from invtransfer.experiments.lr import lr_factor, warmup_step_lr
 from invtransfer.experiments.methods import GIT_SUFFIX, METHODS, MethodParts, method_parts
 from invtransfer.experiments.report import write_report
 from invtransfer.experiments.runner import load_run, run_experiment
-from invtransfer.experiments.training import MODELS, build_model, train_run
+from invtransfer.experiments.training import train_run
 
 __all__ = [
     "GIT_SUFFIX",
     "METHODS",
-    "MODELS",
     "RECIPES",
     "DataConfig",
     "EvaluationConfig",
@@ -36,7 +35,6 @@ __all__ = [
     "MethodParts",
     "ModelConfig",
     "TrainConfig",
-    "build_model",
     "evaluate_run",
     "load_data",
     "load_run",

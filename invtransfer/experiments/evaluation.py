@@ -53,7 +53,7 @@ def evaluate_run(
     Examples:
         >>> from invtransfer.experiments import DataConfig, EvaluationConfig
         >>> from invtransfer.experiments.datasets import load_data
-        >>> from invtransfer.experiments.training import build_model
+        >>> from invtransfer.models import build_model
         >>> data = load_data(DataConfig(options=dict(num_classes=3, per_class=200,
         ...                                          test_per_class=4, max_count=50)))
         >>> model = build_model("small_cnn", 3, (1, 28, 28), seed=0)

@@ -29,9 +29,10 @@ from invtransfer.experiments.datasets import ExperimentData, load_data
 from invtransfer.experiments.evaluation import evaluate_run
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.experiments.report import write_report
-from invtransfer.experiments.training import build_model, train_run
+from invtransfer.experiments.training import check_settings, train_run
 from invtransfer.generative import MUNITGenerator, MUNITTrainer, load_generator, preset
 from invtransfer.generative.checkpoint import latest_numbered, load_module
+from invtransfer.models import build_model
 
 __all__ = ["load_run", "run_experiment"]
 
@@ -59,6 +60,7 @@ def run_experiment(
     results = {}
     for seed in config.seeds:
         data = load_data(config.data, seed)
+        check_settings(config, data, device)
         generator = None
         if any(method.endswith(GIT_SUFFIX) for method in config.methods):
             generator = _generator(

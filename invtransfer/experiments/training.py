@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from invtransfer._distributed import barrier, rank_and_world
-from invtransfer._seeding import derive_seed, generator_for
+from invtransfer._seeding import generator_for
 from invtransfer.data import WithIndex
 from invtransfer.experiments.config import ExperimentConfig, TrainConfig
 from invtransfer.experiments.datasets import ExperimentData
@@ -60,20 +60,13 @@ from invtransfer.generative.checkpoint import (
     write_folder,
 )
 from invtransfer.metrics import balanced_accuracy
-from invtransfer.models import resnet20, resnet32, small_cnn
+from invtransfer.models import build_model
 from invtransfer.sampling import ClassBalancedSampler, Schedule
 from invtransfer.transforms import Compose, HorizontalFlip, RandomCrop, TransformFamily
 
-__all__ = ["AMP_DTYPES", "AUGMENTATIONS", "MODELS", "build_model", "train_run", "training_loader"]
+__all__ = ["AMP_DTYPES", "AUGMENTATIONS", "check_settings", "train_run", "training_loader"]
 
 log = logging.getLogger(__name__)
-
-MODELS: dict[str, Callable[[int, int, int], nn.Module]] = {
-    "resnet20": lambda classes, channels, size: resnet20(classes, channels),
-    "resnet32": lambda classes, channels, size: resnet32(classes, channels),
-    "small_cnn": lambda classes, channels, size: small_cnn(classes, channels, size),
-}
-"""Classifiers by name, built from ``(num_classes, channels, image size)``."""
 
 AUGMENTATIONS: dict[str, Callable[[], TransformFamily]] = {
     "crop": lambda: RandomCrop(padding=4),
@@ -90,23 +83,25 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _AUGMENTATION_STREAM = 2  # draws from (seed, 2, epoch, batch), apart from the sampler's
 
 
-def build_model(
-    name: str, num_classes: int, image_shape: tuple[int, int, int], seed: int
-) -> nn.Module:
-    """The classifier ``name``, its initial weights a function of ``seed`` alone (the global
-    RNG is left as it was).
+def check_settings(config: ExperimentConfig, data: ExperimentData, device: torch.device) -> None:
+    """Refuse, before anything trains, a model that cannot be built for the data (an unknown
+    name, a weights file that does not fit, an output of the wrong width), an augmentation
+    that does not exist, and mixed precision the device cannot run.
 
     Examples:
-        >>> model = build_model("small_cnn", 3, (1, 28, 28), seed=0)
-        >>> model(torch.rand(2, 1, 28, 28)).shape
-        torch.Size([2, 3])
+        >>> from invtransfer.experiments import load_data
+        >>> config = ExperimentConfig().with_overrides(['model.name="resnet21"'])
+        >>> check_settings(config, load_data(config.data), torch.device("cpu"))
+        Traceback (most recent call last):
+        ...
+        ValueError: model.name: expected a built-in ..., received 'resnet21'; close matches: ...
     """
-    if name not in MODELS:
-        raise ValueError(f"model.name: expected one of {sorted(MODELS)}, received {name!r}")
-    channels, height, _ = image_shape
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed))
-        return MODELS[name](num_classes, channels, height)
+    try:
+        build_model(config.model.name, data.num_classes, data.image_shape, 0, config.model.weights)
+    except (ValueError, TypeError, ImportError, FileNotFoundError) as error:
+        raise type(error)(f"model.{error}") from None  # "name: ..." -> "model.name: ..."
+    _augmentation(config.train.augmentation)
+    _mixed_precision(config.train.amp, device)
 
 
 def training_loader(
@@ -171,8 +166,9 @@ def train_run(
     device = torch.device(device)
     autocast, scaler = _mixed_precision(train.amp, device)
     parts = method_parts(method, data.class_counts, train.deferred_start)
-    model = build_model(config.model.name, data.num_classes, data.image_shape, seed)
-    model = model.to(device, memory_format=_memory_format(train))
+    model = build_model(
+        config.model.name, data.num_classes, data.image_shape, seed, config.model.weights
+    ).to(device, memory_format=_memory_format(train))
     loss = parts.loss.to(device)
     optimizer = torch.optim.SGD(
         model.parameters(), train.lr, momentum=train.momentum, weight_decay=train.weight_decay
