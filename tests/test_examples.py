@@ -61,3 +61,8 @@ def test_metrics_benchmark_smoke_run():
 def test_generative_benchmark_smoke_run():
     result = run_script("benchmarks/generative.py", "--quick", "--threads", "1")
     assert "ours/two-domain" in result.stdout and "bank build" in result.stdout
+
+
+def test_runner_benchmark_smoke_run():
+    result = run_script("benchmarks/runner.py", "--quick")
+    assert "runner throughput / plain:" in result.stdout and "peak resident memory" in result.stdout
