@@ -1,5 +1,7 @@
 """Long-tailed datasets: class-count profiles, long-tailed subsets, fixed-nuisance datasets,
-dataset recipes, file readers and the embedded procedural ``Glyphs`` dataset.
+dataset recipes (the paper's benchmarks, your own class folders, the split lists of
+ImageNet-LT, iNaturalist-2018 and Places-LT), file readers and the embedded procedural
+``Glyphs`` dataset.
 
 Examples:
     >>> from invtransfer.data import longtail_counts, summary
@@ -8,8 +10,9 @@ Examples:
     49 classes, 7822 examples, counts 5..4800 (imbalance 960.0, Gini 0.902); many/medium/few: 6/9/34
 """
 
-from invtransfer.data.folders import gtsrb_lt, tinyimagenet_lt
+from invtransfer.data.folders import ImageFiles, image_folder, tinyimagenet_lt
 from invtransfer.data.glyphs import Glyphs
+from invtransfer.data.gtsrb import gtsrb_lt
 from invtransfer.data.images import TensorImages
 from invtransfer.data.indexed import WithIndex
 from invtransfer.data.longtail import LongTailSubset, make_longtail
@@ -28,12 +31,14 @@ from invtransfer.data.recipes import (
     mnist_lt,
     nuisance_family,
 )
+from invtransfer.data.split_files import split_file
 
 __all__ = [
     "PROFILES",
     "VARIANTS",
     "CountSummary",
     "Glyphs",
+    "ImageFiles",
     "LongTailSplits",
     "LongTailSubset",
     "NuisanceDataset",
@@ -44,6 +49,7 @@ __all__ = [
     "find_file",
     "grayscale_lt",
     "gtsrb_lt",
+    "image_folder",
     "k49_lt",
     "kmnist_lt",
     "longtail_counts",
@@ -53,6 +59,7 @@ __all__ = [
     "nuisance_family",
     "read_idx",
     "read_npz",
+    "split_file",
     "summary",
     "tinyimagenet_lt",
 ]
