@@ -1,39 +1,295 @@
-"""Checkpoint folders that are written atomically and read without unpickling anything.
+"""Checkpoints that are written atomically and read without unpickling anything.
 
-A folder holds ``NAME.safetensors`` files (tensors) and ``NAME.json`` files (everything
-else). It is written under a temporary name beside its target and renamed into place only
-when every file is on disk, so a killed process leaves either the old folder or the new one,
-never half of one. Reading parses only safetensors and JSON; a file that is a pickle (or
+Two layers, shared by every loop that saves (`MUNITTrainer`, the experiment runner's
+classifier loop, yours):
+
+- `Checkpoints` keeps a training run's numbered checkpoints, ``FOLDER/STEM-NNNNNNN/``: it
+  saves modules, optimizers, schedulers and a JSON state, finds the latest, loads it all back
+  for an exact resume, keeps the newest few (and any spares) and forks another run's
+  checkpoint.
+- The file layer below it: a folder of ``NAME.safetensors`` files (tensors) and ``NAME.json``
+  files (everything else), written by `write_folder` and read by `read_tensors`, `read_json`
+  and `load_module`.
+
+A folder is written under a temporary, hidden name beside its target and renamed into place
+only when every file is on disk, so a killed process leaves either the old folder or the new
+one, never half of one. Reading parses only safetensors and JSON; a file that is a pickle (or
 anything else) is refused before a byte of it is interpreted.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+from torch.optim import Optimizer
 
 __all__ = [
+    "Checkpoints",
     "latest_numbered",
     "load_module",
     "optimizer_from_files",
     "optimizer_to_files",
-    "read_json",
     "prune_numbered",
+    "read_json",
     "read_tensors",
     "write_folder",
 ]
 
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # a raw pickle, or torch.save's zip archive
+_MARKERS = ("__tensor__", "__dict__", "__float__")  # JSON for what JSON cannot say itself
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_OPTIMIZERS, _TRAINING = "optimizers", "training"
+_RESERVED_KEYS = (_OPTIMIZERS, "schedulers", *_MARKERS)  # in training.json, beside the state
+
+
+class Checkpoints:
+    """The numbered checkpoints of one training run: ``folder/STEM-NNNNNNN/``, each a folder
+    of safetensors and JSON written atomically.
+
+    A checkpoint holds ``MODULE.safetensors`` for each module (its ``state_dict``),
+    ``optimizers.safetensors`` (every optimizer's tensors, as ``NAME.KEY``), ``training.json``
+    (your ``state``, with each optimizer's other state under ``"optimizers"`` and each
+    scheduler's under ``"schedulers"``) and ``DOCUMENT.json`` for each extra document.
+    JSON keeps what plain JSON would lose: integer dict keys, infinities and NaN come back as
+    they were saved. `load` restores all of it, so a resumed run goes on exactly as an
+    uninterrupted one. `save` writes on the calling process only: under DDP, call it on one
+    rank and let the others wait (a barrier) before they read.
+
+    Args:
+        folder: where the checkpoints go (created on the first `save`).
+        stem: the folders' name before the number (``"iter"``, ``"epoch"``).
+        keep: how many of the newest checkpoints `save` keeps.
+        spare: steps whose checkpoints are never pruned (a run that others fork from).
+        digits: the width of the zero-padded step in the folders' names.
+
+    Examples:
+        >>> import tempfile, torch
+        >>> model = torch.nn.Linear(2, 1)
+        >>> sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> schedule = torch.optim.lr_scheduler.StepLR(sgd, step_size=2)
+        >>> checkpoints = Checkpoints(tempfile.mkdtemp(), "epoch", keep=1, spare=[1], digits=4)
+        >>> for epoch in range(1, 4):
+        ...     model(torch.ones(1, 2)).sum().backward(); sgd.step(); schedule.step()
+        ...     _ = checkpoints.save(epoch, {"model": model}, {"sgd": sgd}, {"lr": schedule},
+        ...                          state={"epoch": epoch})
+        >>> sorted(p.name for p in checkpoints.folder.iterdir())  # the newest and the spare
+        ['epoch-0001', 'epoch-0003']
+
+        A new process resumes from the latest:
+
+        >>> fresh = torch.nn.Linear(2, 1)
+        >>> fresh_sgd = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+        >>> fresh_schedule = torch.optim.lr_scheduler.StepLR(fresh_sgd, step_size=2)
+        >>> checkpoints.load(checkpoints.latest(), {"model": fresh}, {"sgd": fresh_sgd},
+        ...                  {"lr": fresh_schedule})
+        {'epoch': 3}
+        >>> torch.equal(fresh.weight, model.weight), fresh_sgd.param_groups[0]["lr"]
+        (True, 0.010000000000000002)
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        stem: str,
+        keep: int = 2,
+        spare: Iterable[int] = (),
+        digits: int = 7,
+    ) -> None:
+        _check_name("stem", stem)
+        _check_int(keep=keep, digits=digits)
+        self.folder = Path(folder)
+        self.stem = stem
+        self.keep = keep
+        self.spare = tuple(spare)
+        for index, step in enumerate(self.spare):
+            _check_step(f"spare[{index}]", step)
+        self.digits = digits
+
+    def path(self, step: int) -> Path:
+        """The folder of the checkpoint at ``step`` (whether or not it exists).
+
+        Examples:
+            >>> Checkpoints("runs/a/checkpoints", "epoch", digits=4).path(12).name
+            'epoch-0012'
+        """
+        _check_step("step", step)
+        return self.folder / f"{self.stem}-{step:0{self.digits}d}"
+
+    def latest(self) -> Path | None:
+        """The complete checkpoint with the highest step, if any (folders still being written,
+        or left half-written by a killed process, have hidden names and are ignored).
+
+        Examples:
+            >>> import tempfile
+            >>> Checkpoints(tempfile.mkdtemp(), "iter").latest() is None
+            True
+        """
+        return latest_numbered(self.folder, self.stem)
+
+    def save(
+        self,
+        step: int,
+        modules: Mapping[str, nn.Module],
+        optimizers: Mapping[str, Optimizer] | None = None,
+        schedulers: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+        documents: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the checkpoint at ``step`` atomically (replacing one of the same step), then
+        delete all but the newest ``keep`` and the spares, and anything a killed save left.
+
+        Args:
+            step: the checkpoint's number (an iteration, an epoch).
+            modules: the modules whose ``state_dict`` to save, by name (pass a DDP or
+                compiled model's inner module).
+            optimizers: the optimizers, by name.
+            schedulers: learning-rate schedulers by name, or anything else with
+                ``state_dict`` and ``load_state_dict`` whose state is numbers, strings,
+                lists and dicts (a ``GradScaler``, a sampler).
+            state: your counters and settings (numbers, strings, lists, dicts), returned by
+                `load`; ``"optimizers"`` and ``"schedulers"`` are taken.
+            documents: more JSON files, ``NAME.json`` (a model's config, say), written as
+                plain JSON for other tools to read (`read_json`).
+
+        Returns:
+            The checkpoint's folder.
+
+        Examples:
+            >>> import tempfile, torch
+            >>> checkpoints = Checkpoints(tempfile.mkdtemp(), "iter")
+            >>> path = checkpoints.save(5, {"net": torch.nn.Linear(2, 1)}, state={"seen": 40},
+            ...                         documents={"config": {"width": 2}})
+            >>> path.name
+            'iter-0000005'
+            >>> sorted(p.name for p in path.iterdir())
+            ['config.json', 'net.safetensors', 'optimizers.safetensors', 'training.json']
+        """
+        target = self.path(step)
+        optimizers, schedulers = dict(optimizers or {}), dict(schedulers or {})
+        state, documents = dict(state or {}), dict(documents or {})
+        _check_names(modules, optimizers, schedulers, state, documents)
+        tensors = {name: module.state_dict() for name, module in modules.items()}
+        tensors[_OPTIMIZERS], training = {}, _encode(state, "state", None)
+        training[_OPTIMIZERS] = {}
+        for name, optimizer in optimizers.items():
+            own, training[_OPTIMIZERS][name] = optimizer_to_files(optimizer.state_dict())
+            tensors[_OPTIMIZERS].update({f"{name}.{key}": value for key, value in own.items()})
+        training["schedulers"] = {
+            name: _encode(scheduler.state_dict(), f"schedulers.{name}", None)
+            for name, scheduler in schedulers.items()
+        }
+        write_folder(target, tensors, {**documents, _TRAINING: training})
+        prune_numbered(self.folder, self.stem, self.keep, [self.path(s).name for s in self.spare])
+        return target
+
+    def read_state(self, path: str | Path) -> dict[str, Any]:
+        """The ``state`` saved in the checkpoint ``path``, without loading anything else (to
+        check that a run may resume from it before `load`).
+
+        Examples:
+            >>> import tempfile, torch
+            >>> checkpoints = Checkpoints(tempfile.mkdtemp(), "iter")
+            >>> path = checkpoints.save(1, {}, state={"counts": {3: 7}, "best": float("inf")})
+            >>> checkpoints.read_state(path)
+            {'counts': {3: 7}, 'best': inf}
+        """
+        return _state_of(read_json(path, _TRAINING))
+
+    def load(
+        self,
+        path: str | Path,
+        modules: Mapping[str, nn.Module],
+        optimizers: Mapping[str, Optimizer] | None = None,
+        schedulers: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Restore the checkpoint ``path`` (of this run or another) into ``modules``,
+        ``optimizers`` and ``schedulers``, named as they were saved; return its ``state``.
+
+        Every file is read and checked before anything is loaded: a missing, corrupt or
+        pickled file, a module, optimizer or scheduler the checkpoint has and you did not
+        pass (or the reverse), a missing, extra or misshapen tensor and an optimizer with
+        other parameter groups are errors that name them.
+
+        Examples:
+            >>> import tempfile, torch
+            >>> checkpoints = Checkpoints(tempfile.mkdtemp(), "iter")
+            >>> path = checkpoints.save(1, {"net": torch.nn.Linear(2, 1)})
+            >>> checkpoints.load(path, {"net": torch.nn.Linear(3, 1)})
+            Traceback (most recent call last):
+            ...
+            ValueError: .../iter-0000001/net.safetensors does not match this Linear ...: weight has
+            shape (1, 2), the model needs (1, 3)
+        """
+        optimizers, schedulers = dict(optimizers or {}), dict(schedulers or {})
+        training = read_json(path, _TRAINING)
+        module_states = {name: read_tensors(path, name) for name in modules}
+        saved = {p.stem for p in Path(path).glob("*.safetensors")} - {_OPTIMIZERS}
+        _check_same(path, "modules", saved, modules)
+        _check_same(path, _OPTIMIZERS, training.get(_OPTIMIZERS, {}), optimizers)
+        _check_same(path, "schedulers", training.get("schedulers", {}), schedulers)
+        for name, module in modules.items():
+            _check_module_state(module, module_states[name], Path(path) / f"{name}.safetensors")
+        optimizer_states = _optimizer_states(path, training.get(_OPTIMIZERS, {}), optimizers)
+        for name, module in modules.items():
+            module.load_state_dict(module_states[name])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(optimizer_states[name])
+        for name, scheduler in schedulers.items():
+            scheduler.load_state_dict(_decode(training["schedulers"][name], {}))
+        return _state_of(training)
+
+    def fork(self, source: str | Path) -> Path:
+        """Copy the checkpoint ``source`` of another run (same stem) into this run, which has
+        no checkpoint yet, atomically and under the same step: the run then resumes from it
+        (a method that trains as another until some epoch starts from that run's checkpoint).
+
+        Examples:
+            >>> import tempfile, torch
+            >>> base = Checkpoints(tempfile.mkdtemp(), "epoch", digits=4)
+            >>> _ = base.save(4, {"model": torch.nn.Linear(2, 1)}, state={"epoch": 4})
+            >>> other = Checkpoints(tempfile.mkdtemp(), "epoch", digits=4)
+            >>> if other.latest() is None and base.path(4).is_dir():
+            ...     print(other.fork(base.path(4)).name)
+            epoch-0004
+            >>> other.read_state(other.latest())
+            {'epoch': 4}
+        """
+        source = Path(source)
+        match = re.match(rf"^{re.escape(self.stem)}-(\d+)$", source.name)
+        if match is None:
+            raise ValueError(
+                f"source: expected a checkpoint folder named {self.stem}-NNNN, received "
+                f"{str(source)!r}"
+            )
+        _existing(source, f"{_TRAINING}.json")
+        if (latest := self.latest()) is not None:
+            raise ValueError(
+                f"{self.folder}: expected no checkpoint before a fork, found {latest.name}"
+            )
+        files = sorted(source.iterdir())
+        if foreign := _foreign(files):
+            raise ValueError(
+                f"source: expected a folder of .json and .safetensors files, found {foreign} "
+                f"in {source}"
+            )
+
+        def copy(staging: Path) -> None:
+            for file in files:
+                shutil.copyfile(file, staging / file.name)
+                _fsync(staging / file.name)
+
+        return _write_atomically(self.path(int(match.group(1))), copy)
 
 
 def write_folder(
@@ -43,7 +299,8 @@ def write_folder(
 ) -> Path:
     """Write ``NAME.safetensors`` for each of ``tensors`` and ``NAME.json`` for each of
     ``documents`` into the folder ``target``, atomically. An old folder of such files is
-    replaced whole; a folder holding anything else is refused, not deleted.
+    replaced whole; a folder holding anything else is refused, not deleted. Tensors that
+    share memory (tied weights) are each stored whole.
 
     Examples:
         >>> import tempfile, torch
@@ -54,25 +311,18 @@ def write_folder(
         >>> read_json(folder, "meta"), read_tensors(folder, "weights")["w"].tolist()
         ({'step': 3}, [1.0, 1.0])
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
+
+    def fill(staging: Path) -> None:
         for name, group in tensors.items():
             path = staging / f"{name}.safetensors"
-            save_file(
-                {key: value.detach().cpu().contiguous() for key, value in group.items()}, path
-            )
+            save_file(_unshared(group), path)
             _fsync(path)
         for name, document in documents.items():
             path = staging / f"{name}.json"
             path.write_text(json.dumps(document, indent=1, allow_nan=False))
             _fsync(path)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+
+    return _write_atomically(Path(target), fill)
 
 
 def latest_numbered(folder: str | Path, stem: str) -> Path | None:
@@ -91,28 +341,42 @@ def latest_numbered(folder: str | Path, stem: str) -> Path | None:
     return numbered[-1] if numbered else None
 
 
-def prune_numbered(folder: str | Path, stem: str, keep: int, spare: str | None = None) -> None:
-    """Delete all but the newest ``keep`` ``folder/STEM-NNNN`` (and the one named ``spare``),
-    and any partial folders a killed process left behind."""
+def prune_numbered(folder: str | Path, stem: str, keep: int, spare: Collection[str] = ()) -> None:
+    """Delete all but the newest ``keep`` ``folder/STEM-NNNN`` (and those named in ``spare``),
+    and any hidden partial or retired folders a killed process left behind.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name in ("iter-1", "iter-2", "iter-3", ".iter-4.partial-x"):
+        ...     (folder / name).mkdir()
+        >>> prune_numbered(folder, "iter", keep=1, spare=["iter-1"])
+        >>> sorted(p.name for p in folder.iterdir())
+        ['iter-1', 'iter-3']
+    """
+    _check_int(keep=keep)
     folder = Path(folder)
     for old in _numbered(folder, stem)[:-keep]:
-        if old.name != spare:
+        if old.name not in spare:
             shutil.rmtree(old)
-    for partial in folder.glob(f".{stem}-*.partial-*"):
-        shutil.rmtree(partial, ignore_errors=True)
-
-
-def _numbered(folder: Path, stem: str) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    pattern = re.compile(rf"^{re.escape(stem)}-(\d+)$")
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := pattern.match(p.name))]
-    return [path for _, path in sorted(found)]
+    for leftover in (*folder.glob(f".{stem}-*.partial-*"), *folder.glob(f".{stem}-*.old-*")):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def read_tensors(folder: str | Path, name: str) -> dict[str, Tensor]:
     """The tensors of ``folder/NAME.safetensors`` (on the CPU), with a clear error if the file
-    is missing, truncated, corrupt or not safetensors at all (a pickle is never loaded)."""
+    is missing, truncated, corrupt or not safetensors at all (a pickle is never loaded).
+
+    Examples:
+        >>> import tempfile, torch
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> torch.save({"w": torch.ones(1)}, folder / "weights.safetensors")
+        >>> read_tensors(folder, "weights")
+        Traceback (most recent call last):
+        ...
+        ValueError: .../weights.safetensors: this is a pickle (or a torch.save archive), not
+        safetensors; pickles can run arbitrary code and are never loaded
+    """
     path = _existing(folder, f"{name}.safetensors")
     with path.open("rb") as file:
         head = file.read(4)
@@ -130,7 +394,15 @@ def read_tensors(folder: str | Path, name: str) -> dict[str, Tensor]:
 
 
 def read_json(folder: str | Path, name: str) -> Any:
-    """The parsed ``folder/NAME.json``, with a clear error if it is missing or corrupt."""
+    """The parsed ``folder/NAME.json``, with a clear error if it is missing or corrupt.
+
+    Examples:
+        >>> import tempfile
+        >>> read_json(tempfile.mkdtemp(), "training")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: ...: expected training.json, found []
+    """
     path = _existing(folder, f"{name}.json")
     try:
         return json.loads(path.read_text())
@@ -140,25 +412,24 @@ def read_json(folder: str | Path, name: str) -> Any:
 
 def load_module(module: nn.Module, folder: str | Path, name: str) -> None:
     """Load ``folder/NAME.safetensors`` into ``module``; a missing, extra or misshapen tensor
-    is an error that names it."""
+    is an error that names it.
+
+    Examples:
+        >>> import tempfile, torch
+        >>> folder = write_folder(Path(tempfile.mkdtemp()) / "c",
+        ...                       {"net": torch.nn.Linear(2, 1).state_dict()}, {})
+        >>> load_module(torch.nn.Linear(2, 1, bias=False), folder, "net")
+        Traceback (most recent call last):
+        ...
+        ValueError: .../c/net.safetensors does not match this Linear (was it saved with
+        another config?): unexpected bias
+    """
     state = read_tensors(folder, name)
-    expected = module.state_dict()
-    problems = [f"missing {key}" for key in expected if key not in state]
-    problems += [f"unexpected {key}" for key in state if key not in expected]
-    problems += [
-        f"{key} has shape {tuple(state[key].shape)}, the model needs {tuple(value.shape)}"
-        for key, value in expected.items()
-        if key in state and state[key].shape != value.shape
-    ]
-    if problems:
-        raise ValueError(
-            f"{Path(folder) / name}.safetensors does not match this {type(module).__name__} "
-            f"(was it saved with another config?): {'; '.join(problems[:5])}"
-        )
+    _check_module_state(module, state, Path(folder) / f"{name}.safetensors")
     module.load_state_dict(state)
 
 
-def optimizer_to_files(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+def optimizer_to_files(state: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Split an optimizer's (or scheduler's) ``state_dict`` into tensors and JSON.
 
     Examples:
@@ -173,38 +444,194 @@ def optimizer_to_files(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[s
         >>> fresh.load_state_dict(optimizer_from_files(tensors, document))
     """
     tensors: dict[str, Tensor] = {}
-
-    def split(value: Any, key: str) -> Any:
-        if isinstance(value, Tensor):
-            tensors[key] = value
-            return {"__tensor__": key}
-        if isinstance(value, dict):
-            return {"__dict__": [[k, split(v, f"{key}.{k}")] for k, v in value.items()]}
-        if isinstance(value, (list, tuple)):
-            return [split(v, f"{key}.{i}") for i, v in enumerate(value)]
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        raise TypeError(f"{key}: cannot store a {type(value).__name__} without pickling")
-
-    document = {key: split(value, key) for key, value in state.items()}
-    return tensors, document
+    return tensors, _encode(state, "", tensors)
 
 
 def optimizer_from_files(tensors: Mapping[str, Tensor], document: Mapping[str, Any]) -> dict:
-    """Rebuild the ``state_dict`` that `optimizer_to_files` split."""
+    """Rebuild the ``state_dict`` that `optimizer_to_files` split.
 
-    def join(value: Any) -> Any:
-        if isinstance(value, dict) and "__tensor__" in value:
-            if value["__tensor__"] not in tensors:
-                raise ValueError(f"optimizer state: tensor {value['__tensor__']!r} is missing")
-            return tensors[value["__tensor__"]]
-        if isinstance(value, dict) and "__dict__" in value:
-            return {k: join(v) for k, v in value["__dict__"]}  # pairs keep int keys
-        if isinstance(value, list):
-            return [join(v) for v in value]
+    Examples:
+        >>> import torch
+        >>> optimizer_from_files({"state.0.step": torch.tensor(2.0)},
+        ...                      {"state": {"__dict__": [[0, {"step": {"__tensor__":
+        ...                       "state.0.step"}}]]}, "param_groups": []})
+        {'state': {0: {'step': tensor(2.)}}, 'param_groups': []}
+    """
+    return _decode(document, tensors)
+
+
+def _encode(value: Any, key: str, tensors: dict[str, Tensor] | None) -> Any:
+    """``value`` as JSON: tensors moved into ``tensors`` (refused when it is None) and named
+    by their key path, non-finite floats and dicts with keys other than strings marked."""
+    if isinstance(value, Tensor):
+        if tensors is None:
+            raise TypeError(
+                f"{key}: expected numbers, strings, lists and dicts, received a tensor "
+                f"(tensors belong in a module or an optimizer)"
+            )
+        if key in tensors:
+            raise ValueError(f"{key}: two tensors would be stored under this name")
+        tensors[key] = value
+        return {"__tensor__": key}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": repr(value)}
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, (list, tuple)):
+        return [
+            _encode(item, f"{key}.{i}" if key else str(i), tensors) for i, item in enumerate(value)
+        ]
+    if isinstance(value, Mapping):
+        pairs = [
+            (_encode_key(k, key), _encode(v, f"{key}.{k}" if key else str(k), tensors))
+            for k, v in value.items()
+        ]
+        if all(isinstance(k, str) and k not in _MARKERS for k, _ in pairs):
+            return dict(pairs)
+        return {"__dict__": [list(pair) for pair in pairs]}
+    raise TypeError(f"{key}: cannot store a {type(value).__name__} without pickling")
 
-    return {key: join(value) for key, value in document.items()}
+
+def _encode_key(key: Any, where: str) -> Any:
+    if key is None or isinstance(key, (bool, int, str)):
+        return key
+    if isinstance(key, float) and math.isfinite(key):
+        return key
+    raise TypeError(f"{where}: cannot store a dict key {key!r} in JSON")
+
+
+def _decode(value: Any, tensors: Mapping[str, Tensor]) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and (marker := next(iter(value))) in _MARKERS:
+            content = value[marker]
+            if marker == "__float__":
+                return float(content)
+            if marker == "__dict__":
+                return {k: _decode(v, tensors) for k, v in content}
+            if content not in tensors:
+                raise ValueError(f"saved state: tensor {content!r} is missing from the safetensors")
+            return tensors[content]
+        return {k: _decode(v, tensors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(item, tensors) for item in value]
+    return value
+
+
+def _unshared(group: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """CPU, contiguous copies where needed, none sharing memory (safetensors refuses that)."""
+    seen: set[int] = set()
+    out = {}
+    for key, value in group.items():
+        value = value.detach().cpu().contiguous()
+        if value.untyped_storage().data_ptr() in seen:
+            value = value.clone()
+        seen.add(value.untyped_storage().data_ptr())
+        out[key] = value
+    return out
+
+
+def _check_module_state(module: nn.Module, state: Mapping[str, Tensor], path: Path) -> None:
+    expected = module.state_dict()
+    problems = [f"missing {key}" for key in expected if key not in state]
+    problems += [f"unexpected {key}" for key in state if key not in expected]
+    problems += [
+        f"{key} has shape {tuple(state[key].shape)}, the model needs {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in state and state[key].shape != value.shape
+    ]
+    if problems:
+        raise ValueError(
+            f"{path} does not match this {type(module).__name__} "
+            f"(was it saved with another config?): {'; '.join(problems[:5])}"
+        )
+
+
+def _check_names(
+    modules: Mapping[str, Any],
+    optimizers: Mapping[str, Any],
+    schedulers: Mapping[str, Any],
+    state: Mapping[str, Any],
+    documents: Mapping[str, Any],
+) -> None:
+    for kind, names in (
+        ("modules", modules),
+        ("optimizers", optimizers),
+        ("schedulers", schedulers),
+        ("documents", documents),
+    ):
+        if not isinstance(names, Mapping):
+            raise TypeError(f"{kind}: expected a dict by name, received {type(names).__name__}")
+        for name in names:
+            _check_name(kind, name)
+    if _OPTIMIZERS in modules:
+        raise ValueError(f"modules: expected names other than {_OPTIMIZERS!r}, received one")
+    if _TRAINING in documents:
+        raise ValueError(f"documents: expected names other than {_TRAINING!r}, received one")
+    taken = [k for k in state if not isinstance(k, str) or k in _RESERVED_KEYS]
+    if taken:
+        raise ValueError(
+            f"state: expected string keys other than {list(_RESERVED_KEYS)}, received {taken}"
+        )
+
+
+def _optimizer_states(
+    path: str | Path, documents: Mapping[str, Any], optimizers: Mapping[str, Optimizer]
+) -> dict[str, dict]:
+    """Each optimizer's saved ``state_dict``, checked against its parameter groups."""
+    tensors = read_tensors(path, _OPTIMIZERS) if optimizers else {}
+    states = {}
+    for name, optimizer in optimizers.items():
+        prefix = f"{name}."
+        own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+        states[name] = optimizer_from_files(own, documents[name])
+        ours = [len(group["params"]) for group in optimizer.param_groups]
+        theirs = [len(group["params"]) for group in states[name].get("param_groups", [])]
+        if ours != theirs:
+            raise ValueError(
+                f"{path}: optimizer {name!r} has parameter groups of sizes {ours}, the "
+                f"checkpoint's has {theirs}"
+            )
+    return states
+
+
+def _state_of(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's state in a parsed ``training.json``."""
+    return {k: _decode(v, {}) for k, v in training.items() if k not in _RESERVED_KEYS}
+
+
+def _check_name(kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"{kind}: expected names of letters, digits, '_', '-' and '.' (not first), "
+            f"received {name!r}"
+        )
+
+
+def _check_same(path: str | Path, kind: str, saved: Iterable[str], given: Iterable[str]) -> None:
+    if set(saved) != set(given):
+        raise ValueError(
+            f"{path}: expected {kind} {sorted(given)} as given, the checkpoint holds "
+            f"{sorted(saved)} (was it written by another loop?)"
+        )
+
+
+def _check_int(**values: Any) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
+
+
+def _check_step(name: str, step: Any) -> None:
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"{name}: expected a step, an int >= 0, received {step!r}")
+
+
+def _numbered(folder: Path, stem: str) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(rf"^{re.escape(stem)}-(\d+)$")
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := pattern.match(p.name))]
+    return [path for _, path in sorted(found)]
 
 
 def _existing(folder: str | Path, filename: str) -> Path:
@@ -218,14 +645,32 @@ def _existing(folder: str | Path, filename: str) -> Path:
     return path
 
 
+def _foreign(files: Iterable[Path]) -> list[str]:
+    """The names of what is not a checkpoint file (``.json``, ``.safetensors``)."""
+    return [p.name for p in files if not p.is_file() or p.suffix not in (".json", ".safetensors")]
+
+
+def _write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
+    """Let ``fill`` write a hidden staging folder beside ``target``, then swap it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        fill(staging)
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
 def _swap_into_place(staging: Path, target: Path) -> None:
     _fsync(staging)
     if target.exists():
-        foreign = [p.name for p in target.iterdir() if p.suffix not in (".json", ".safetensors")]
-        if not target.is_dir() or foreign:
+        if not target.is_dir() or (foreign := _foreign(target.iterdir())):
             raise ValueError(
                 f"{target}: expected a new folder or one written before (only .json and "
-                f".safetensors files), found {foreign or 'a file'}; refusing to replace it"
+                f".safetensors files), found {foreign if target.is_dir() else 'a file'}; "
+                f"refusing to replace it"
             )
         retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         os.replace(target, retired / target.name)

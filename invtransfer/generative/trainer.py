@@ -28,16 +28,7 @@ from tqdm.auto import tqdm
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import generator_for
-from invtransfer.generative.checkpoint import (
-    latest_numbered,
-    load_module,
-    optimizer_from_files,
-    optimizer_to_files,
-    prune_numbered,
-    read_json,
-    read_tensors,
-    write_folder,
-)
+from invtransfer.checkpoint import Checkpoints, load_module, read_json
 from invtransfer.generative.config import LossWeights, MUNITConfig
 from invtransfer.generative.grid import grid_images, translation_grid
 from invtransfer.generative.networks import (
@@ -255,12 +246,15 @@ class MUNITTrainer:
         return path
 
     def save_checkpoint(self, keep: int = 2, losses: dict[str, float] | None = None) -> Path:
-        """Write ``checkpoints/iter-NNNNNNN/`` atomically (rank 0) and keep the newest
-        ``keep``; every rank waits until it is on disk."""
-        target = self.out_dir / "checkpoints" / f"iter-{self.iteration:07d}"
+        """Write ``checkpoints/iter-NNNNNNN/`` atomically (rank 0, through `Checkpoints`) and
+        keep the newest ``keep``; every rank waits until it is on disk."""
+        checkpoints = _checkpoints(self.out_dir, keep)
+        target = checkpoints.path(self.iteration)
         if self.rank == 0:
-            write_folder(target, self._checkpoint_tensors(), self._checkpoint_documents(losses))
-            prune_numbered(self.out_dir / "checkpoints", "iter", keep)
+            checkpoints.save(
+                self.iteration, self._networks(), self.optimizers, self.schedulers,
+                state=self._training_state(losses), documents={"config": self.config.to_dict()},
+            )  # fmt: skip
             log.info("iteration %d: checkpoint %s", self.iteration, target)
         barrier()
         return target
@@ -274,16 +268,10 @@ class MUNITTrainer:
             ValueError: the checkpoint is corrupt, or was written with another config,
                 other hyperparameters, batch size or number of ranks.
         """
-        training = read_json(folder, "training")
+        checkpoints = _checkpoints(self.out_dir)
+        training = checkpoints.read_state(folder)
         self._check_compatible(folder, training, batch_size, balanced)
-        for name, net in self._networks().items():
-            load_module(net, folder, name)
-        tensors = read_tensors(folder, "optimizers")
-        for name, optimizer in self.optimizers.items():
-            prefix = f"{name}."
-            own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
-            optimizer.load_state_dict(optimizer_from_files(own, training["optimizers"][name]))
-            self.schedulers[name].load_state_dict(training["schedulers"][name])
+        checkpoints.load(folder, self._networks(), self.optimizers, self.schedulers)
         self.iteration = training["iteration"]
         self.data_position = training["data"]
         log.info("resumed from %s at iteration %d", folder, self.iteration)
@@ -335,16 +323,8 @@ class MUNITTrainer:
                 for tensor in net.state_dict().values():
                     dist.broadcast(tensor, src=0)
 
-    def _checkpoint_tensors(self) -> dict[str, dict[str, Tensor]]:
-        tensors = {name: net.state_dict() for name, net in self._networks().items()}
-        tensors["optimizers"] = {}
-        for name, optimizer in self.optimizers.items():
-            own, _ = optimizer_to_files(optimizer.state_dict())
-            tensors["optimizers"].update({f"{name}.{key}": value for key, value in own.items()})
-        return tensors
-
-    def _checkpoint_documents(self, losses: dict[str, float] | None) -> dict[str, Any]:
-        training = {
+    def _training_state(self, losses: dict[str, float] | None) -> dict[str, Any]:
+        return {
             "iteration": self.iteration,
             "seed": self.seed,
             "random_state": "every draw follows from (seed, rank, iteration) and the "
@@ -354,15 +334,9 @@ class MUNITTrainer:
             "data": self.data_position,
             "weights": self.weights.to_dict(),
             "hyperparameters": self.hyperparameters,
-            "optimizers": {
-                name: optimizer_to_files(optimizer.state_dict())[1]
-                for name, optimizer in self.optimizers.items()
-            },
-            "schedulers": {name: s.state_dict() for name, s in self.schedulers.items()},
             "losses": losses or {},
             "torch_version": torch.__version__,
         }
-        return {"config": self.config.to_dict(), "training": training}
 
     def _check_compatible(
         self, folder: str | Path, training: dict, batch_size: int | None, balanced: bool | None
@@ -539,7 +513,7 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
         >>> latest_checkpoint(tempfile.mkdtemp()) is None
         True
     """
-    return latest_numbered(Path(out_dir) / "checkpoints", "iter")
+    return _checkpoints(out_dir).latest()
 
 
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNITGenerator:
@@ -550,7 +524,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNI
     Examples:
         >>> import tempfile
         >>> from invtransfer.generative import MUNITGenerator, preset
-        >>> from invtransfer.generative.checkpoint import write_folder
+        >>> from invtransfer.checkpoint import write_folder
         >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
         >>> folder = write_folder(tempfile.mkdtemp() + "/g", {"generator": generator.state_dict()},
         ...                       {"config": generator.config.to_dict()})
@@ -605,6 +579,10 @@ class _Batches:
         for _ in range(self.batch):  # no exact seek: replay the epoch up to the position
             next(iterator)
         return iterator
+
+
+def _checkpoints(out_dir: str | Path, keep: int = 2) -> Checkpoints:
+    return Checkpoints(Path(out_dir) / "checkpoints", "iter", keep=keep, digits=7)
 
 
 def _average_gradients(module: nn.Module, world_size: int) -> None:
