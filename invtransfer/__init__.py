@@ -27,6 +27,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBPACKAGES = (
+    "checkpoint",
     "data",
     "generative",
     "labels",
@@ -45,9 +46,9 @@ _EXPORTS = {
         "skip_range_checks", "to_torchvision",
     ),
     "invtransfer.data": (
-        "Glyphs", "NuisanceDataset", "WithIndex", "cifar_lt", "glyphs_lt", "grayscale_lt",
-        "gtsrb_lt", "k49_lt", "kmnist_lt", "longtail_counts", "make_longtail", "mnist_lt",
-        "tinyimagenet_lt",
+        "Glyphs", "ImageFiles", "NuisanceDataset", "WithIndex", "cifar_lt", "glyphs_lt",
+        "grayscale_lt", "gtsrb_lt", "image_folder", "k49_lt", "kmnist_lt", "longtail_counts",
+        "make_longtail", "mnist_lt", "split_file", "tinyimagenet_lt",
     ),
     "invtransfer.sampling": (
         "BalancedBatchSampler", "ClassBalancedSampler", "Deferred", "RepeatFactorSampler",

@@ -16,11 +16,11 @@ import torch
 from conftest import ROOT
 from safetensors.torch import load_file
 
+from invtransfer.checkpoint import latest_numbered
 from invtransfer.cli import main
 from invtransfer.experiments import ExperimentConfig, run_experiment, write_report
 from invtransfer.experiments.demo import demo_config
 from invtransfer.experiments.report import method_table
-from invtransfer.generative.checkpoint import latest_numbered
 
 SMALL = [
     "data.options={ num_classes = 4, per_class = 200, test_per_class = 6, max_count = 60 }",

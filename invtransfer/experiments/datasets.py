@@ -25,6 +25,8 @@ RECIPES: dict[str, Callable[..., LongTailSplits]] = {
     "cifar_lt": recipes.cifar_lt,
     "gtsrb_lt": recipes.gtsrb_lt,
     "tinyimagenet_lt": recipes.tinyimagenet_lt,
+    "image_folder": recipes.image_folder,
+    "split_file": recipes.split_file,
 }
 """The recipes an experiment can name; every one but ``glyphs_lt`` reads files from ``root``."""
 

@@ -69,6 +69,7 @@ def _rows_before(path: Path, first: int) -> list[dict[str, Any]]:
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite the whole file under a temporary name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     with open(partial, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]), extrasaction="ignore")

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from invtransfer._distributed import barrier, rank_and_world
+from invtransfer.checkpoint import latest_numbered, load_module
 from invtransfer.experiments.config import ExperimentConfig
 from invtransfer.experiments.datasets import ExperimentData, load_data
 from invtransfer.experiments.evaluation import evaluate_run
@@ -31,7 +32,6 @@ from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.experiments.report import write_report
 from invtransfer.experiments.training import check_settings, train_run
 from invtransfer.generative import MUNITGenerator, MUNITTrainer, load_generator, preset
-from invtransfer.generative.checkpoint import latest_numbered, load_module
 from invtransfer.models import build_model
 
 __all__ = ["load_run", "run_experiment"]

@@ -25,9 +25,6 @@ the ranks together train exactly the one-process batches; rank 0 writes the chec
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -41,6 +38,7 @@ from tqdm.auto import tqdm
 
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._seeding import generator_for
+from invtransfer.checkpoint import Checkpoints
 from invtransfer.data import WithIndex
 from invtransfer.experiments.config import ExperimentConfig, TrainConfig
 from invtransfer.experiments.datasets import ExperimentData
@@ -49,16 +47,6 @@ from invtransfer.experiments.evaluation import predict
 from invtransfer.experiments.lr import warmup_step_lr
 from invtransfer.experiments.methods import method_parts
 from invtransfer.generative import GenerativeAugment, MUNITGenerator
-from invtransfer.generative.checkpoint import (
-    latest_numbered,
-    load_module,
-    optimizer_from_files,
-    optimizer_to_files,
-    prune_numbered,
-    read_json,
-    read_tensors,
-    write_folder,
-)
 from invtransfer.metrics import balanced_accuracy
 from invtransfer.models import build_model
 from invtransfer.sampling import ClassBalancedSampler, Schedule
@@ -176,11 +164,12 @@ def train_run(
     schedule = warmup_step_lr(optimizer, train.warmup_epochs, train.milestones, train.gamma)
     augment = _generative_augment(config, method, generator, seed, device) if parts.git else None
     loader = training_loader(data.train, parts.sampling_power, train, seed, _workers(train))
-    checkpoints = Path(run_dir) / "checkpoints"
+    checkpoints = _checkpoints(Path(run_dir), train)
+    state = {"model": model}, {"optimizer": optimizer}, _schedulers(schedule, scaler)
     if erm_run is not None and parts.erm_until_defer and rank == 0:
-        _fork(Path(erm_run) / "checkpoints", checkpoints, train.deferred_start)
+        _fork(_checkpoints(Path(erm_run), train), checkpoints, train.deferred_start)
     barrier()
-    first = _resume(checkpoints, model, optimizer, schedule, scaler)
+    first = checkpoints.load(latest, *state)["epoch"] if (latest := checkpoints.latest()) else 0
     step = _Step(_trainable(model, train), loss, optimizer, autocast, scaler)
     batch = _Batch(device, _memory_format(train), _augmentation(train.augmentation), augment)
     with EpochLog(Path(run_dir), first, enabled=rank == 0) as epoch_log:
@@ -195,10 +184,10 @@ def train_run(
             totals = _train_epoch(step, batch.preparer(seed, epoch), loader)
             learning_rate = optimizer.param_groups[0]["lr"]
             schedule.step()
-            if rank == 0:
-                _save(checkpoints, epoch + 1, model, optimizer, schedule, scaler, train)
             row = {**totals, "lr": learning_rate, **_validation(model, data, train)}
-            epoch_log.write(epoch + 1, row)
+            epoch_log.write(epoch + 1, row)  # first: a resume rewrites rows after its checkpoint
+            if rank == 0:
+                checkpoints.save(epoch + 1, *state, state={"epoch": epoch + 1})
             log.info(
                 "%s seed %d: epoch %d/%d, train loss %.4f",
                 method, seed, epoch + 1, train.epochs, totals["loss"],
@@ -364,54 +353,23 @@ def _workers(train: TrainConfig) -> int:
     return 0
 
 
-def _save(
-    folder: Path, epoch: int, model: nn.Module, optimizer, schedule, scaler, train: TrainConfig
-) -> None:
-    """Write the checkpoint of ``epoch``; keep it and the one at the defer epoch only."""
-    optimizer_tensors, optimizer_document = optimizer_to_files(optimizer.state_dict())
-    training: dict[str, Any] = {
-        "epoch": epoch,
-        "optimizer": optimizer_document,
-        "schedule": schedule.state_dict(),  # plain numbers: JSON as it is
-    }
-    if scaler is not None:
-        training["scaler"] = scaler.state_dict()
-    write_folder(
-        folder / _epoch_name(epoch),
-        {"model": model.state_dict(), "optimizer": optimizer_tensors},
-        {"training": training},
+def _checkpoints(run_dir: Path, train: TrainConfig) -> Checkpoints:
+    """A run's ``checkpoints/epoch-NNNN`` folders: the latest, and the one at the defer epoch,
+    where deferred methods part from plain CE."""
+    return Checkpoints(
+        run_dir / "checkpoints", "epoch", keep=1, spare=[train.deferred_start], digits=4
     )
-    prune_numbered(folder, "epoch", keep=1, spare=_epoch_name(train.deferred_start))
 
 
-def _epoch_name(epoch: int) -> str:
-    return f"epoch-{epoch:04d}"
+def _schedulers(schedule: Any, scaler: torch.amp.GradScaler | None) -> dict[str, Any]:
+    """What a checkpoint restores beside the weights and the optimizer: the learning-rate
+    schedule, and the fp16 gradient scaler."""
+    return {"schedule": schedule} | ({"scaler": scaler} if scaler is not None else {})
 
 
-def _fork(erm_checkpoints: Path, checkpoints: Path, defer: int) -> None:
-    """Copy CE's checkpoint at the defer epoch into an empty ``checkpoints`` folder."""
-    source = erm_checkpoints / _epoch_name(defer)
-    if latest_numbered(checkpoints, "epoch") is not None or not source.is_dir():
-        return
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{source.name}.partial-", dir=checkpoints))
-    shutil.copytree(source, staging, dirs_exist_ok=True)
-    os.replace(staging, checkpoints / source.name)
-    log.info("starting from plain CE's checkpoint %s", source)
-
-
-def _resume(folder: Path, model: nn.Module, optimizer, schedule, scaler) -> int:
-    """Load the latest checkpoint, if any; return the number of epochs it finished."""
-    latest = latest_numbered(folder, "epoch")
-    if latest is None:
-        return 0
-    training = read_json(latest, "training")
-    load_module(model, latest, "model")
-    optimizer.load_state_dict(
-        optimizer_from_files(read_tensors(latest, "optimizer"), training["optimizer"])
-    )
-    schedule.load_state_dict(training["schedule"])
-    if scaler is not None and "scaler" in training:
-        scaler.load_state_dict(training["scaler"])
-    log.info("resumed from %s", latest)
-    return int(training["epoch"])
+def _fork(erm: Checkpoints, checkpoints: Checkpoints, defer: int) -> None:
+    """Start from CE's checkpoint at the defer epoch, when this run has none of its own."""
+    source = erm.path(defer)
+    if checkpoints.latest() is None and source.is_dir():
+        checkpoints.fork(source)
+        log.info("starting from plain CE's checkpoint %s", source)

@@ -22,8 +22,8 @@ from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import derive_seed, generator_for, keyed_uniforms
+from invtransfer.checkpoint import read_json, read_tensors, write_folder
 from invtransfer.generative.bank import TranslationBank, check_range
-from invtransfer.generative.checkpoint import read_json, read_tensors, write_folder
 from invtransfer.generative.config import MUNITConfig
 from invtransfer.generative.networks import MUNITGenerator, check_images, random_styles
 from invtransfer.generative.trainer import load_generator
