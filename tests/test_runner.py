@@ -255,3 +255,42 @@ def test_the_report_table_averages_seeds_and_keeps_empty_groups_nan():
     mean, spread = table["ce"]["balanced_accuracy"]
     assert mean == pytest.approx(0.6) and spread == pytest.approx(0.1414, abs=1e-4)
     assert all(math.isnan(v) for v in table["ce"]["few"] + table["ce"]["mean_ekld"])
+
+
+@pytest.mark.slow
+def test_a_torchvision_model_trains_on_cifar10_image_folders(tmp_path):
+    from data_files import unpacked_cifar10
+
+    from invtransfer.data import longtail_counts
+
+    (tmp_path / "cifar").mkdir()
+    cifar = unpacked_cifar10(tmp_path / "cifar")
+    root = tmp_path / "small"  # the first images of each class: a test-size copy by links
+    for split, count in (("train", 30), ("test", 5)):
+        for folder in sorted((cifar / split).iterdir()):
+            (root / split / folder.name).mkdir(parents=True)
+            for image in sorted(folder.iterdir())[:count]:
+                (root / split / folder.name / image.name).symlink_to(image)
+    config_path, out = tmp_path / "cifar.toml", tmp_path / "out"
+    config_path.write_text(
+        'methods = ["ce", "ce_drs"]\n'
+        "[data]\n"
+        'recipe = "image_folder"\n'
+        'variant = "none"\n'
+        'options = { profile = "exponential", imbalance_ratio = 10.0 }\n'
+        "[model]\n"
+        'name = "torchvision:resnet18"\n'
+        "[train]\n"
+        "epochs = 2\nbatch_size = 16\nlr = 0.05\nwarmup_epochs = 0\nmilestones = [1]\n"
+        'augmentation = "crop_flip"\n'
+    )
+    assert main(["train", str(config_path), "--data-root", str(root), "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    metrics = json.loads((out / "runs" / "ce_drs-seed0" / "metrics.json").read_text())
+    expected = longtail_counts("exponential", 10, 30, imbalance_ratio=10.0)
+    assert metrics["class_counts"] == expected.tolist()  # 30 down to 3
+    assert len(metrics["per_class_accuracy"]) == 10
+    assert {"summary.md", "metrics.csv", "class_sizes.png"} <= {
+        path.name for path in (out / "report").iterdir()
+    }
+    assert len(_log_rows(out / "runs" / "ce_drs-seed0")) == 2

@@ -27,10 +27,13 @@ class EpochLog:
         ['epoch,loss,lr', '1,2.5,0.1']
     """
 
+    NAME = "training_log.csv"
+    """The CSV file's name in the run folder."""
+
     def __init__(
         self, run_dir: Path, first: int, enabled: bool = True, tensorboard: bool = True
     ) -> None:
-        self.path, self.enabled = Path(run_dir) / "training_log.csv", enabled
+        self.path, self.enabled = Path(run_dir) / self.NAME, enabled
         self._rows = _rows_before(self.path, first) if enabled else []
         self._writer = (
             _tensorboard(Path(run_dir) / "tensorboard", first) if enabled and tensorboard else None

@@ -25,6 +25,7 @@ the ranks together train exactly the one-process batches; rank 0 writes the chec
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -167,7 +168,7 @@ def train_run(
     checkpoints = _checkpoints(Path(run_dir), train)
     state = {"model": model}, {"optimizer": optimizer}, _schedulers(schedule, scaler)
     if erm_run is not None and parts.erm_until_defer and rank == 0:
-        _fork(_checkpoints(Path(erm_run), train), checkpoints, train.deferred_start)
+        _fork(Path(erm_run), Path(run_dir), train)
     barrier()
     first = checkpoints.load(latest, *state)["epoch"] if (latest := checkpoints.latest()) else 0
     step = _Step(_trainable(model, train), loss, optimizer, autocast, scaler)
@@ -367,9 +368,13 @@ def _schedulers(schedule: Any, scaler: torch.amp.GradScaler | None) -> dict[str,
     return {"schedule": schedule} | ({"scaler": scaler} if scaler is not None else {})
 
 
-def _fork(erm: Checkpoints, checkpoints: Checkpoints, defer: int) -> None:
-    """Start from CE's checkpoint at the defer epoch, when this run has none of its own."""
-    source = erm.path(defer)
-    if checkpoints.latest() is None and source.is_dir():
-        checkpoints.fork(source)
-        log.info("starting from plain CE's checkpoint %s", source)
+def _fork(erm_run: Path, run_dir: Path, train: TrainConfig) -> None:
+    """Start from CE's checkpoint at the defer epoch, with its log, when this run has no
+    checkpoint of its own."""
+    checkpoints, source = _checkpoints(run_dir, train), _checkpoints(erm_run, train)
+    start = source.path(train.deferred_start)
+    if checkpoints.latest() is None and start.is_dir():
+        checkpoints.fork(start)
+        if (erm_run / EpochLog.NAME).is_file():  # rows after the defer epoch are dropped
+            shutil.copyfile(erm_run / EpochLog.NAME, run_dir / EpochLog.NAME)
+        log.info("starting from plain CE's checkpoint %s", start)
