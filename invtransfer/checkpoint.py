@@ -34,6 +34,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from invtransfer._validation import check_positive_ints
+
 __all__ = [
     "Checkpoints",
     "latest_numbered",
@@ -107,7 +109,7 @@ class Checkpoints:
         digits: int = 7,
     ) -> None:
         _check_name("stem", stem)
-        _check_int(keep=keep, digits=digits)
+        check_positive_ints(keep=keep, digits=digits)
         self.folder = Path(folder)
         self.stem = stem
         self.keep = keep
@@ -354,7 +356,7 @@ def prune_numbered(folder: str | Path, stem: str, keep: int, spare: Collection[s
         >>> sorted(p.name for p in folder.iterdir())
         ['iter-1', 'iter-3']
     """
-    _check_int(keep=keep)
+    check_positive_ints(keep=keep)
     folder = Path(folder)
     for old in _numbered(folder, stem)[:-keep]:
         if old.name not in spare:
@@ -613,12 +615,6 @@ def _check_same(path: str | Path, kind: str, saved: Iterable[str], given: Iterab
             f"{path}: expected {kind} {sorted(given)} as given, the checkpoint holds "
             f"{sorted(saved)} (was it written by another loop?)"
         )
-
-
-def _check_int(**values: Any) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
 
 
 def _check_step(name: str, step: Any) -> None:

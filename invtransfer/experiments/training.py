@@ -157,7 +157,7 @@ def train_run(
     parts = method_parts(method, data.class_counts, train.deferred_start)
     model = build_model(
         config.model.name, data.num_classes, data.image_shape, seed, config.model.weights
-    ).to(device, memory_format=_memory_format(train))
+    ).to(device, memory_format=_memory_format(train))  # type: ignore[call-overload]
     loss = parts.loss.to(device)
     optimizer = torch.optim.SGD(
         model.parameters(), train.lr, momentum=train.momentum, weight_decay=train.weight_decay
@@ -180,7 +180,7 @@ def train_run(
         ):  # fmt: skip
             for part in (loader.sampler, loss, augment):
                 if hasattr(part, "set_epoch"):
-                    part.set_epoch(epoch)  # type: ignore[union-attr]
+                    part.set_epoch(epoch)  # type: ignore[union-attr,operator]
             model.train()
             totals = _train_epoch(step, batch.preparer(seed, epoch), loader)
             learning_rate = optimizer.param_groups[0]["lr"]
@@ -239,7 +239,7 @@ class _Step:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Callable[[Tensor], Tensor],
         loss: nn.Module,
         optimizer: torch.optim.Optimizer,
         autocast: Callable[[], Any],
@@ -341,7 +341,7 @@ def _memory_format(train: TrainConfig) -> torch.memory_format:
     return torch.channels_last if train.channels_last else torch.contiguous_format
 
 
-def _trainable(model: nn.Module, train: TrainConfig) -> nn.Module:
+def _trainable(model: nn.Module, train: TrainConfig) -> Callable[[Tensor], Tensor]:
     """What the step calls: the model, wrapped for DDP under a process group, compiled if
     asked (the checkpoints hold the model's own weights)."""
     trained = DistributedDataParallel(model) if rank_and_world()[1] > 1 else model

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import generator_for
+from invtransfer._validation import check_positive_ints
 from invtransfer.checkpoint import Checkpoints, load_module, read_json
 from invtransfer.generative.config import LossWeights, MUNITConfig
 from invtransfer.generative.grid import grid_images, translation_grid
@@ -174,7 +175,7 @@ class MUNITTrainer:
         """
         sample_every = checkpoint_every if sample_every is None else sample_every
         log_every = checkpoint_every if log_every is None else log_every
-        _check_positive(
+        check_positive_ints(
             iterations=iterations, checkpoint_every=checkpoint_every, sample_every=sample_every,
             keep=keep, log_every=log_every,
         )  # fmt: skip
@@ -280,7 +281,7 @@ class MUNITTrainer:
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def _loader(self, data: Dataset, batch_size: int, balanced: bool, workers: int) -> DataLoader:
-        _check_positive(batch_size=batch_size)
+        check_positive_ints(batch_size=batch_size)
         # drawing uniformly needs no labels: one class holding every image does it
         labels = resolve_labels(data) if balanced else torch.zeros(len(data), dtype=torch.long)  # type: ignore[arg-type]
         sampler = ClassBalancedSampler(labels, power=0.0 if balanced else 1.0, seed=self.seed)
@@ -404,7 +405,7 @@ class _Periodic(MUNITCallback, ABC):
     """Act every ``every`` iterations, and at the end of ``fit`` if it took steps since."""
 
     def __init__(self, every: int) -> None:
-        _check_positive(every=every)
+        check_positive_ints(every=every)
         self.every = every
         self._behind = False
 
@@ -442,7 +443,7 @@ class CheckpointEvery(_Periodic):
 
     def __init__(self, every: int, keep: int = 2) -> None:
         super().__init__(every)
-        _check_positive(keep=keep)
+        check_positive_ints(keep=keep)
         self.keep = keep
 
     def act(self, trainer: MUNITTrainer, losses: dict[str, float]) -> None:
@@ -608,9 +609,3 @@ def _check_callbacks(callbacks: Sequence[MUNITCallback]) -> None:
                 f"callbacks[{index}]: expected a MUNITCallback (with on_step_end and on_fit_end), "
                 f"received {type(callback).__name__}"
             )
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected an int >= 1, received {value!r}")

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from invtransfer._seeding import derive_seed, generator_for
+from invtransfer._validation import positive_int
 from invtransfer.labels import check_class_counts
 from invtransfer.metrics.evaluation import (
     MEASURES,
@@ -22,7 +23,7 @@ from invtransfer.metrics.evaluation import (
     evaluation_set,
     measure_pairs,
 )
-from invtransfer.metrics.pairs import group_means, positive_int, regroup
+from invtransfer.metrics.pairs import group_means, regroup
 from invtransfer.metrics.statistics import bootstrap_interval, log_slope, spearman
 from invtransfer.transforms import Params, TransformFamily
 

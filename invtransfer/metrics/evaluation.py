@@ -17,9 +17,10 @@ from tqdm.auto import tqdm
 
 from invtransfer._distributed import rank_and_world
 from invtransfer._seeding import generator_for
+from invtransfer._validation import positive_int
 from invtransfer.labels import resolve_labels
 from invtransfer.metrics.measures import feature_distance, random_pair_distance
-from invtransfer.metrics.pairs import DIVERGENCE_KINDS, add_pairs, pair_statistics, positive_int
+from invtransfer.metrics.pairs import DIVERGENCE_KINDS, add_pairs, pair_statistics
 from invtransfer.transforms import Params, TransformFamily
 
 __all__ = ["MEASURES", "EvaluationSet", "PairedOutputs", "evaluation_set", "measure_pairs"]

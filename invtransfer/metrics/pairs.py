@@ -42,7 +42,6 @@ __all__ = [
     "check_pairs",
     "group_means",
     "pair_statistics",
-    "positive_int",
     "regroup",
 ]
 
@@ -167,18 +166,6 @@ def check_pairs(
         )
     check_label_range(target, num_classes, "targets")
     return target
-
-
-def positive_int(name: str, value: object) -> int:
-    """``value`` if it is an int >= 1 (not a bool), else a ``ValueError`` naming ``name``.
-
-    Examples:
-        >>> positive_int("num_classes", 3)
-        3
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
-    return value
 
 
 def _check_logits(name: str, value: object, num_classes: int) -> None:

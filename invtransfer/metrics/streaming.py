@@ -9,6 +9,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from invtransfer._distributed import rank_and_world
+from invtransfer._validation import positive_int
 from invtransfer.metrics.measures import DIVERGENCES
 from invtransfer.metrics.pairs import (
     DIVERGENCE_KINDS,
@@ -16,7 +17,6 @@ from invtransfer.metrics.pairs import (
     check_pairs,
     group_means,
     pair_statistics,
-    positive_int,
 )
 
 __all__ = ["InvarianceMeter"]

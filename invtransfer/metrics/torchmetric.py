@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from invtransfer._validation import positive_int
 from invtransfer.metrics.pairs import (
     DIVERGENCE_KINDS,
     PAIR_STATISTICS,
@@ -17,7 +18,6 @@ from invtransfer.metrics.pairs import (
     check_pairs,
     group_means,
     pair_statistics,
-    positive_int,
 )
 
 __all__ = ["AVERAGES", "InvarianceMetric"]

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from invtransfer._seeding import derive_seed
-from invtransfer.models.resnet import _check_positive_int, resnet20, resnet32
+from invtransfer._validation import positive_int
+from invtransfer.models.resnet import resnet20, resnet32
 from invtransfer.models.small import small_cnn
 
 __all__ = ["MODELS", "build_model"]
@@ -116,7 +117,7 @@ def build_model(
         ...
         ValueError: name: expected ... received 'resnet18'; close matches: torchvision:resnet18, ...
     """
-    _check_positive_int("num_classes", num_classes)
+    positive_int("num_classes", num_classes)
     shape = _checked_image_shape(image_shape)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative int, received {seed!r}")

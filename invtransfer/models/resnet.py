@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from invtransfer._seeding import generator_for
+from invtransfer._validation import positive_int
 
 __all__ = ["SHORTCUTS", "BasicBlock", "CifarResNet", "cifar_resnet", "resnet20", "resnet32"]
 
@@ -145,7 +146,7 @@ class CifarResNet(nn.Module):
         super().__init__()
         blocks = _blocks_per_stage(depth)
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
-            _check_positive_int(name, value)
+            positive_int(name, value)
         widths = _checked_widths(widths)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(f"seed: expected a non-negative int or None, received {seed!r}")
@@ -288,11 +289,6 @@ def _blocks_per_stage(depth: int) -> int:
             f"depth: expected 6n + 2 for an int n >= 1 (8, 14, 20, 26, 32, ...), received {depth!r}"
         )
     return (depth - 2) // 6
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
 
 
 def _checked_widths(widths: Sequence[int]) -> tuple[int, int, int]:
