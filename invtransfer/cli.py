@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from invtransfer import __version__
+from invtransfer._threads import ThreadPlan, apply_before_torch, apply_to_torch, plan_threads
 
 __all__ = ["build_parser", "main"]
 
@@ -21,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         True
         >>> build_parser().parse_args(["demo", "--quick"]).quick
         True
+        >>> build_parser().parse_args(["--threads", "1", "demo"]).threads  # or after "demo"
+        1
     """
     parser = argparse.ArgumentParser(
         prog="invtransfer",
@@ -28,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from the head classes of a long-tailed dataset to its tail.",
     )
     parser.add_argument("--version", action="version", version=f"invtransfer {__version__}")
+    _add_threads_option(parser, default=None)
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -106,12 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    plan = plan_threads(args.threads)
+    apply_before_torch(plan)  # before the command imports torch
+    apply_to_torch(plan)
+    logging.info("CPU threads: %d (--threads N to choose)", plan.intra_op)
     if args.command == "report":
         return _print_report(args.run_dir)
     if args.command == "curve":
         return _curve(args)
     if args.command == "train-munit":
-        return _train_munit(args)
+        return _train_munit(args, plan)
     from invtransfer._distributed import process_group_from_env, rank_and_world
     from invtransfer.experiments import ExperimentConfig, run_experiment
     from invtransfer.experiments.demo import demo_config
@@ -135,9 +143,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_threads_option(parser, default=argparse.SUPPRESS)  # keeps a value given before
 
 
-def _train_munit(args: argparse.Namespace) -> int:
+def _add_threads_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--threads", type=_positive_int, default=default, metavar="N",
+        help="CPU threads per operator (default: OMP_NUM_THREADS if set, else one fewer "
+        "than the CPUs, leaving one to other processes)",
+    )  # fmt: skip
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, received {text!r}")
+    return int(text)
+
+
+def _train_munit(args: argparse.Namespace, plan: ThreadPlan) -> int:
     from invtransfer.experiments import DataConfig, ExperimentConfig, load_data
     from invtransfer.generative import MUNITTrainer, preset
 
@@ -146,7 +169,10 @@ def _train_munit(args: argparse.Namespace) -> int:
     channels, size, _ = data.image_shape
     config = preset(args.preset, image_size=size, channels=channels)
     trainer = MUNITTrainer(config, args.out, seed=args.seed, device=args.device)
-    trainer.fit(data.train, args.iterations, args.batch_size, progress=not args.no_progress)
+    trainer.fit(
+        data.train, args.iterations, args.batch_size, num_workers=plan.workers,
+        progress=not args.no_progress,
+    )  # fmt: skip
     print(f"generator: {args.out} (iteration {trainer.iteration})")
     return 0
 
