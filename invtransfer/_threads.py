@@ -41,6 +41,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from invtransfer._validation import positive_int
+
 __all__ = [
     "ThreadPlan",
     "apply_before_torch",
@@ -107,9 +109,9 @@ def plan_threads(
         2
     """
     environ = os.environ if environ is None else environ
-    cpus = _cpus_of_this_rank(environ) if cpus is None else _checked_count("cpus", cpus)
+    cpus = _cpus_of_this_rank(environ) if cpus is None else positive_int("cpus", cpus)
     if requested is not None:
-        _checked_count("requested", requested)
+        positive_int("requested", requested)
     intra_op = requested or _threads_from(environ) or max(1, cpus - 1)
     return ThreadPlan(intra_op, inter_op=intra_op, workers=loader_workers(intra_op, cpus=cpus))
 
@@ -127,8 +129,8 @@ def loader_workers(intra_op: int | None = None, *, cpus: int | None = None) -> i
         import torch
 
         intra_op = torch.get_num_threads()
-    cpus = _cpus_of_this_rank(os.environ) if cpus is None else _checked_count("cpus", cpus)
-    return 1 if _checked_count("intra_op", intra_op) < cpus else 0
+    cpus = _cpus_of_this_rank(os.environ) if cpus is None else positive_int("cpus", cpus)
+    return 1 if positive_int("intra_op", intra_op) < cpus else 0
 
 
 def apply_before_torch(plan: ThreadPlan) -> dict[str, str]:
@@ -182,9 +184,3 @@ def _threads_from(environ: Mapping[str, str]) -> int | None:
 def _count_from(text: str) -> int | None:
     text = text.strip()
     return int(text) if text.isdigit() and int(text) > 0 else None
-
-
-def _checked_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
-    return value
