@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._seeding import generator_for
+from invtransfer._threads import loader_workers
 from invtransfer.checkpoint import Checkpoints
 from invtransfer.data import WithIndex
 from invtransfer.experiments.config import ExperimentConfig, TrainConfig
@@ -349,9 +350,8 @@ def _trainable(model: nn.Module, train: TrainConfig) -> Callable[[Tensor], Tenso
 
 
 def _workers(train: TrainConfig) -> int:
-    if train.workers is not None:
-        return train.workers
-    return 0
+    """``train.workers``, else one worker when the intra-op threads leave a CPU free."""
+    return train.workers if train.workers is not None else loader_workers()
 
 
 def _checkpoints(run_dir: Path, train: TrainConfig) -> Checkpoints:
