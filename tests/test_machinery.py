@@ -15,7 +15,7 @@ from conftest import every_family, make_family, seeded
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from invtransfer.data import NuisanceDataset
+from invtransfer.data import NuisanceDataset, WithIndex
 from invtransfer.transforms import Params, Rotation, TransformFamily
 
 ROUND_TRIPS = {
@@ -129,3 +129,15 @@ def test_every_top_level_name_resolves():
     assert set(invtransfer.__all__) <= set(dir(invtransfer))
     with pytest.raises(AttributeError, match="no attribute 'Rotaton'"):
         _ = invtransfer.Rotaton
+
+
+@every_family
+def test_a_batched_fetch_gives_the_items_one_by_one(family_name):
+    images = torch.randint(0, 256, (6, 3, 10, 10), dtype=torch.uint8, generator=seeded(3))
+    data = WithIndex(
+        NuisanceDataset(TensorDataset(images, torch.arange(6)), make_family(family_name))
+    )
+    batch = data.__getitems__([4, 0, 2])
+    for (image, label, index), i in zip(batch, [4, 0, 2], strict=True):
+        expected = data[i]
+        assert torch.equal(image, expected[0]) and label == expected[1] and index == i

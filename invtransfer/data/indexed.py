@@ -44,3 +44,10 @@ class WithIndex(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, Any, int]:
         image, label = self.dataset[index][:2]
         return image, label, index
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[Any, Any, int]]:
+        """The items ``indices``, fetched in one call when the wrapped dataset can (a
+        DataLoader fetches a batch this way)."""
+        fetch = getattr(self.dataset, "__getitems__", None)
+        items = fetch(indices) if fetch is not None else [self.dataset[i] for i in indices]
+        return [(item[0], item[1], index) for item, index in zip(items, indices, strict=True)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import PIL.Image
+import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
@@ -61,6 +62,24 @@ class NuisanceDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, Any]:
         image, label = self.clean(index)
         return self.family.apply(image, self.params[index]), label
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[Tensor, Any]]:
+        """The items ``indices``, their nuisances applied in one batched call (a DataLoader
+        fetches a batch this way); the same items as ``[self[i] for i in indices]``.
+
+        Examples:
+            >>> import torch
+            >>> from torch.utils.data import TensorDataset
+            >>> from invtransfer.transforms import Morphology
+            >>> base = TensorDataset(torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 0, 1]))
+            >>> dataset = NuisanceDataset(base, Morphology(), seed=0)
+            >>> batch = dataset.__getitems__([3, 1])
+            >>> all(torch.equal(a[0], b[0]) for a, b in zip(batch, [dataset[3], dataset[1]]))
+            True
+        """
+        clean = [self.clean(index) for index in indices]
+        images = self.family.apply(torch.stack([image for image, _ in clean]), self.params[indices])
+        return [(image, label) for image, (_, label) in zip(images, clean, strict=True)]
 
     def clean(self, index: int) -> tuple[Tensor, Any]:
         """Example ``index`` without its nuisance."""
