@@ -191,6 +191,17 @@ def test_bf16_channels_last_training_logs_every_epoch(tmp_path):
     assert [float(row["lr"]) for row in rows] == pytest.approx([0.02, 0.02, 0.02 * 0.01])
 
 
+def test_the_epoch_log_goes_to_tensorboard_too(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_experiment(small_config('methods=["ce"]'), tmp_path, progress=False)
+    events = EventAccumulator(str(tmp_path / "runs" / "ce-seed0" / "tensorboard")).Reload()
+    losses = [event.value for event in events.Scalars("loss")]
+    rows = _log_rows(tmp_path / "runs" / "ce-seed0")
+    assert losses == pytest.approx([float(row["loss"]) for row in rows])
+
+
 def test_fp16_on_the_cpu_is_refused_before_anything_trains(tmp_path):
     config = small_config('methods=["ce"]', 'train.amp="fp16"', 'device="cpu"')
     with pytest.raises(ValueError, match="'fp16' needs a CUDA device, received cpu; use 'bf16'"):
