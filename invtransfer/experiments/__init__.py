@@ -21,7 +21,7 @@ from invtransfer.experiments.lr import lr_factor, warmup_step_lr
 from invtransfer.experiments.methods import GIT_SUFFIX, METHODS, MethodParts, method_parts
 from invtransfer.experiments.report import write_report
 from invtransfer.experiments.runner import load_run, run_experiment
-from invtransfer.experiments.training import train_run
+from invtransfer.experiments.training import check_settings, train_run, training_loader
 
 __all__ = [
     "GIT_SUFFIX",
@@ -44,5 +44,7 @@ __all__ = [
     "run_experiment",
     "train_run",
     "warmup_step_lr",
+    "check_settings",
+    "training_loader",
     "write_report",
 ]
