@@ -14,15 +14,18 @@ def interleaved_medians(
     bench: dict[str, Callable[[], object]], warmup: int, repeats: int, device: torch.device
 ) -> dict[str, float]:
     """Median seconds per call of each contender. Each gets ``warmup`` untimed calls, then
-    the contenders take turns within every round, so that a busy machine slows them alike."""
+    the contenders take turns within every round, so that a busy machine slows them alike,
+    in reversed order every other round, so that going first or second (caches warmed or
+    cooled by the other) favours none of them."""
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     for fn in bench.values():
         for _ in range(warmup):
             fn()
     sync()
     times: dict[str, list[float]] = {name: [] for name in bench}
-    for _ in range(repeats):
-        for name, fn in bench.items():
+    contenders = list(bench.items())
+    for round_ in range(repeats):
+        for name, fn in contenders if round_ % 2 == 0 else contenders[::-1]:
             start = time.perf_counter()
             fn()
             sync()
