@@ -22,7 +22,7 @@ from invtransfer.metrics.accuracy import (
     shot_accuracy,
 )
 from invtransfer.metrics.curve import InvarianceCurve, invariance_curve, strength_curve
-from invtransfer.metrics.evaluation import MEASURES
+from invtransfer.metrics.evaluation import MEASURES, EvaluationSet, evaluation_set
 from invtransfer.metrics.measures import (
     DIVERGENCES,
     consistency,
@@ -38,15 +38,30 @@ from invtransfer.metrics.pairs import (
     pair_statistics,
     regroup,
 )
-from invtransfer.metrics.statistics import bootstrap_interval, log_slope, ranks, spearman
+from invtransfer.metrics.statistics import (
+    Interval,
+    PairedDifference,
+    bootstrap_interval,
+    log_slope,
+    mean_interval,
+    paired_difference,
+    pooled_spearman,
+    ranks,
+    size_trend,
+    spearman,
+    t_quantile,
+)
 from invtransfer.metrics.streaming import InvarianceMeter
 
 __all__ = [
     "DIVERGENCES",
     "MEASURES",
     "PAIR_STATISTICS",
+    "EvaluationSet",
     "InvarianceCurve",
     "InvarianceMeter",
+    "Interval",
+    "PairedDifference",
     "ShotAccuracy",
     "add_pairs",
     "balanced_accuracy",
@@ -54,18 +69,24 @@ __all__ = [
     "consistency",
     "divergence",
     "ekld",
+    "evaluation_set",
     "feature_distance",
     "group_means",
     "invariance_curve",
     "log_slope",
+    "mean_interval",
+    "paired_difference",
     "pair_statistics",
     "per_class_accuracy",
+    "pooled_spearman",
     "random_pair_distance",
     "ranks",
     "regroup",
     "shot_accuracy",
+    "size_trend",
     "spearman",
     "strength_curve",
+    "t_quantile",
 ]
 
 _NEEDS_TORCHMETRICS = ("InvarianceMetric",)

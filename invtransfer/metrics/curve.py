@@ -24,7 +24,7 @@ from invtransfer.metrics.evaluation import (
     measure_pairs,
 )
 from invtransfer.metrics.pairs import group_means, regroup
-from invtransfer.metrics.statistics import bootstrap_interval, log_slope, spearman
+from invtransfer.metrics.statistics import bootstrap_interval, size_trend
 from invtransfer.transforms import Params, TransformFamily
 
 __all__ = ["InvarianceCurve", "invariance_curve", "strength_curve"]
@@ -69,19 +69,9 @@ class InvarianceCurve:
     def summary(self, measure: str = "ekld") -> dict[str, float]:
         """Spearman correlation with class size, slope against log class size, the means of
         the smallest and largest thirds of the classes and their ratio (tail over head)."""
-        means = self._means(measure)
         evaluated = self.images > 0
-        sizes, values = self.class_sizes[evaluated].double(), means[evaluated]
-        order = sizes.argsort()
-        third = max(len(order) // 3, 1)
-        tail, head = values[order[:third]].mean(), values[order[-third:]].mean()
         return {
-            "spearman": spearman(sizes, values),
-            "log_size_slope": log_slope(sizes, values),
-            "mean": float(values.mean()),
-            "tail_mean": float(tail),
-            "head_mean": float(head),
-            "tail_over_head": float(tail / head),
+            **size_trend(self.class_sizes[evaluated], self._means(measure)[evaluated]),
             "balanced_accuracy": float(self.accuracy[evaluated].mean()),
             "mean_confidence": float(self.confidence[evaluated].mean()),
         }
