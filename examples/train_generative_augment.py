@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--variant", choices=["bg", "dil"], default="bg")
-    parser.add_argument("--preset", default="28x28x1", help="28x28x1, or tiny for a smoke run")
+    parser.add_argument(
+        "--preset", default="small-28x28x1",
+        help="small-28x28x1, paper-28x28x1, or tiny for a smoke run",
+    )  # fmt: skip
     parser.add_argument("--iterations", type=int, default=3000, help="generator iterations")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--judge-per-class", type=int, default=2000)
