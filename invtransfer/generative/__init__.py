@@ -26,6 +26,12 @@ from invtransfer.generative.config import PRESETS, LossWeights, MUNITConfig, pre
 from invtransfer.generative.grid import grid_images, translation_grid
 from invtransfer.generative.networks import MUNITDiscriminator, MUNITGenerator
 from invtransfer.generative.objectives import MUNITObjectives
+from invtransfer.generative.quality import (
+    ClassKeeping,
+    NuisanceCoverage,
+    class_keeping,
+    nuisance_coverage,
+)
 from invtransfer.generative.trainer import (
     CheckpointEvery,
     LogEvery,
@@ -42,6 +48,7 @@ __all__ = [
     "PRESETS",
     "AugmentCollator",
     "CheckpointEvery",
+    "ClassKeeping",
     "GenerativeAugment",
     "LogEvery",
     "LearnedNuisance",
@@ -53,11 +60,14 @@ __all__ = [
     "MUNITObjectives",
     "MUNITTrainer",
     "NonFiniteLossError",
+    "NuisanceCoverage",
     "SamplesEvery",
     "TranslationBank",
+    "class_keeping",
     "grid_images",
     "latest_checkpoint",
     "load_generator",
+    "nuisance_coverage",
     "preset",
     "translation_grid",
 ]

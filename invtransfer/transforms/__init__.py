@@ -38,8 +38,10 @@ from invtransfer.transforms.photometric import (
     GaussianBlur,
     Saturation,
 )
+from invtransfer.transforms.registry import FAMILIES, family_by_name
 
 __all__ = [
+    "FAMILIES",
     "Affine",
     "BackgroundIntensity",
     "Brightness",
@@ -60,6 +62,7 @@ __all__ = [
     "TransformFamily",
     "Views",
     "dilate_or_erode",
+    "family_by_name",
     "from_torchvision",
     "functional",
     "skip_range_checks",

@@ -58,6 +58,9 @@ class TransformFamily(nn.Module):
     """The channel counts a family accepts; ``None`` accepts any."""
     geometric: bool = False
     """Whether the family moves pixels (so that masks and boxes would have to move too)."""
+    statistic_name: str | None = None
+    """What `statistic` measures of an image (``"background level"``, ``"ink mass"``), or
+    ``None`` when the family has no such per-image measure of its nuisance."""
 
     def sample(
         self,
@@ -110,6 +113,26 @@ class TransformFamily(nn.Module):
     ) -> tuple[Tensor, Params]:
         """Like calling the family, but also return the parameters it drew."""
         return self._transform_randomly(self._validate(x), generator)
+
+    def statistic(self, x: Tensor) -> Tensor:
+        """A per-image measure of this family's nuisance (float32 ``(N,)``), to compare how
+        much transformations vary it (see `invtransfer.generative.nuisance_coverage`).
+
+        Raises:
+            ValueError: the family has none (``statistic_name`` is ``None``).
+
+        Examples:
+            >>> from invtransfer.transforms import Brightness
+            >>> Brightness().statistic(torch.full((2, 3, 4, 4), 0.25)).tolist()
+            [0.25, 0.25]
+        """
+        if self.statistic_name is None:
+            raise ValueError(f"{type(self).__name__} has no measurable statistic")
+        return self._statistic(self._validate(x).images.float())
+
+    def _statistic(self, x: Tensor) -> Tensor:
+        """The statistic of a float ``(N, C, H, W)`` batch in [0, 1]."""
+        raise NotImplementedError
 
     def views(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Views:
         """``k`` independently transformed copies of every image in ``x``.

@@ -52,6 +52,8 @@ class Morphology(TransformFamily):
         [9.0, 4.0]
     """
 
+    statistic_name = "ink mass (mean intensity)"
+
     def __init__(
         self,
         dilate_p: float = 0.6,
@@ -77,6 +79,9 @@ class Morphology(TransformFamily):
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         return F.dilate_or_erode(x, params.size, params.dilate)
+
+    def _statistic(self, x: Tensor) -> Tensor:
+        return x.mean(dim=(1, 2, 3))
 
     def extra_repr(self) -> str:
         return (

@@ -71,6 +71,7 @@ class BackgroundIntensity(_ScalarFamily):
     """
 
     field = "intensity"
+    statistic_name = "background level (the median pixel)"
 
     def __init__(
         self,
@@ -85,6 +86,9 @@ class BackgroundIntensity(_ScalarFamily):
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         return F.background_intensity(x, params.intensity, self.background, self.tolerance)
+
+    def _statistic(self, x: Tensor) -> Tensor:
+        return x.flatten(1).median(dim=1).values
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, background={self.background}, tolerance={self.tolerance}"
@@ -103,12 +107,16 @@ class Brightness(_ScalarFamily):
     """
 
     field, identity_value = "factor", 1.0
+    statistic_name = "mean intensity"
 
     def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
         super().__init__("factor", factor, (0.0, math.inf))
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         return F.adjust_brightness(x, params.factor)
+
+    def _statistic(self, x: Tensor) -> Tensor:
+        return x.mean(dim=(1, 2, 3))
 
 
 class Contrast(_ScalarFamily):
@@ -126,12 +134,16 @@ class Contrast(_ScalarFamily):
     """
 
     field, identity_value = "factor", 1.0
+    statistic_name = "intensity spread (standard deviation)"
 
     def __init__(self, factor: Sequence[float] = (0.6, 1.4)) -> None:
         super().__init__("factor", factor, (0.0, math.inf))
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         return F.adjust_contrast(x, params.factor)
+
+    def _statistic(self, x: Tensor) -> Tensor:
+        return x.flatten(1).std(dim=1, correction=0)
 
 
 class Gamma(_ScalarFamily):
