@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.add_argument("--data-root", default=None, help="where the recipe's files are")
     train.add_argument("--out", type=Path, default=None, help="default: runs/NAME")
+    train.add_argument(
+        "--seeds", type=int, nargs="+", default=None, metavar="SEED",
+        help="run only these of the config's seeds (processes or machines can share a "
+        "study's folder this way; the report covers every finished run); default: all",
+    )  # fmt: skip
     _add_run_options(train)
 
     report = commands.add_parser("report", help="rebuild the report of a run folder")
@@ -74,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     munit.add_argument(
         "--options", default="{}", help='recipe options as a TOML table: "{ max_count = 500 }"'
     )
-    munit.add_argument("--preset", default="28x28x1", help="28x28x1, 32x32x3 or tiny")
+    munit.add_argument(
+        "--preset", default="paper-28x28x1",
+        help="paper-28x28x1 (default), paper-32x32x3, small-28x28x1 or tiny",
+    )  # fmt: skip
     munit.add_argument("--iterations", type=int, default=2500)
     munit.add_argument("--batch-size", type=int, default=8)
     munit.add_argument("--seed", type=int, default=0)
@@ -88,10 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
         "writes curve-K{K}.csv/.json/.png in the run's folder.",
     )
     curve.add_argument("run_dir", type=Path, help="an experiment's output folder")
-    curve.add_argument("--method", required=True)
-    curve.add_argument("--seed", type=int, default=0)
-    curve.add_argument("--samples-per-class", type=int, default=40)
-    curve.add_argument("--transforms", type=int, default=100, help="copies per image (K)")
+    curve.add_argument("--method", required=True, help="the run's method, e.g. ce_drs+git")
+    curve.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
+    curve.add_argument(
+        "--order", type=int, default=None,
+        help="the run's class order, where a seed has several (data.class_orders)",
+    )  # fmt: skip
+    curve.add_argument(
+        "--samples-per-class", type=int, default=40,
+        help="test images per class (default: 40, the paper's)",
+    )  # fmt: skip
+    curve.add_argument(
+        "--transforms", type=int, default=100,
+        help="transformed copies per image, K (default: 100, the paper's)",
+    )  # fmt: skip
     return parser
 
 
@@ -124,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from invtransfer.experiments import ExperimentConfig, run_experiment
     from invtransfer.experiments.demo import demo_config
 
+    seeds = None
     if args.command == "demo":
         config = demo_config(quick=args.quick)
         out = args.out or Path("runs") / ("demo-quick" if args.quick else "demo")
@@ -132,11 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.data_root is not None:
             config = config.with_overrides([f"data.root={args.data_root!r}"])
         out = args.out or Path("runs") / config.name
+        seeds = args.seeds
     if args.device is not None:
         config = config.with_overrides([f"device={args.device!r}"])
     with process_group_from_env():  # under torchrun: one rank per process
         first_rank = rank_and_world()[0] == 0
-        run_experiment(config, out, progress=not args.no_progress and first_rank)
+        run_experiment(config, out, not args.no_progress and first_rank, seeds)
     return _print_report(out) if first_rank else 0
 
 
@@ -178,18 +198,22 @@ def _train_munit(args: argparse.Namespace, plan: ThreadPlan) -> int:
 
 
 def _curve(args: argparse.Namespace) -> int:
-    from invtransfer.experiments import load_run
+    from invtransfer.experiments import load_run, measured_nuisance
     from invtransfer.metrics import invariance_curve
 
-    _, data, model = load_run(args.run_dir, args.method, args.seed)
-    if data.family is None:
-        raise SystemExit(f"{args.run_dir}: its data has no nuisance family to measure")
+    config, data, model, folder = load_run(args.run_dir, args.method, args.seed, args.order)
+    if (nuisance := measured_nuisance(config.evaluation, data)) is None:
+        raise SystemExit(
+            f"{args.run_dir}: its data has no nuisance family to measure; name one in the "
+            f"config's evaluation.family"
+        )
+    family, images = nuisance
     curve = invariance_curve(
-        model, data.clean_test, data.family, data.class_counts,
+        model, images, family, data.class_counts,
         samples_per_class=args.samples_per_class, transforms_per_sample=args.transforms,
         seed=args.seed,
     )  # fmt: skip
-    stem = args.run_dir / "runs" / f"{args.method}-seed{args.seed}" / f"curve-K{args.transforms}"
+    stem = folder / f"curve-K{args.transforms}"
     curve.save(stem, title=f"{args.method}: eKLD per class")
     print({key: round(value, 4) for key, value in curve.summary("ekld").items()})
     print(f"curve: {stem}.csv/.json/.png")

@@ -45,14 +45,15 @@ def small_config(*overrides: str) -> ExperimentConfig:
 def test_an_experiment_trains_evaluates_and_reports_every_method(tmp_path):
     config = small_config('methods=["ce", "ce_drs", "ce_drs+git", "ldam_drw"]')
     results = run_experiment(config, tmp_path, progress=False)
-    assert list(results) == ["ce-seed0", "ce_drs-seed0", "ce_drs+git-seed0", "ldam_drw-seed0"]
+    methods = ["ce", "ce_drs", "ce_drs+git", "ldam_drw"]
+    assert list(results) == [f"{method}-seed0-order0" for method in methods]
     for metrics in results.values():
         assert 0 <= metrics["accuracy"]["balanced"] <= 1
         assert len(metrics["invariance"]["columns"]["ekld_mean"]) == 4
     report = tmp_path / "report"
     expected = {"summary.md", "metrics.csv", "curves.png", "class_sizes.png"}
     assert expected <= {p.name for p in report.iterdir()}
-    assert (report / "translations-munit-seed0.png").is_file()
+    assert (report / "translations-seed0-order0.png").is_file()
     summary = (report / "summary.md").read_text()
     assert "| ce_drs+git |" in summary and "ce_drs+git vs ce_drs: tail eKLD" in summary
     assert len((report / "metrics.csv").read_text().splitlines()) == 1 + 4
@@ -68,10 +69,10 @@ def test_deferred_methods_start_from_plain_ce_and_end_as_if_trained_alone(tmp_pa
     with caplog.at_level("INFO", logger="invtransfer.experiments.training"):
         run_experiment(small_config(f'methods=["ce", {deferred}]'), tmp_path / "a", False)
     assert caplog.text.count("starting from plain CE's checkpoint") == 2
-    kept = sorted(p.name for p in (tmp_path / "a/runs/ce-seed0/checkpoints").iterdir())
+    kept = sorted(p.name for p in (tmp_path / "a/runs/ce-seed0-order0/checkpoints").iterdir())
     assert kept == ["epoch-0002", "epoch-0003"]  # the defer epoch and the last
     run_experiment(small_config(f"methods=[{deferred}]"), tmp_path / "b", progress=False)
-    for key in ("ce_drs-seed0", "ce_drs+git-seed0"):
+    for key in ("ce_drs-seed0-order0", "ce_drs+git-seed0-order0"):
         forked, alone = _final_weights(tmp_path / "a", key), _final_weights(tmp_path / "b", key)
         assert all(torch.equal(forked[name], alone[name]) for name in alone), key
 
@@ -81,7 +82,9 @@ def test_crop_flip_augmentation_changes_training_and_replays_exactly(tmp_path):
     augmented = plain.with_overrides(['train.augmentation="crop_flip"'])
     for name, config in (("plain", plain), ("a", augmented), ("b", augmented)):
         run_experiment(config, tmp_path / name, progress=False)
-    weights = {name: _final_weights(tmp_path / name, "ce-seed0") for name in ("plain", "a", "b")}
+    weights = {
+        name: _final_weights(tmp_path / name, "ce-seed0-order0") for name in ("plain", "a", "b")
+    }
     assert all(torch.equal(weights["a"][k], weights["b"][k]) for k in weights["a"])
     assert not all(torch.equal(weights["a"][k], weights["plain"][k]) for k in weights["a"])
     with pytest.raises(ValueError, match=r"train.augmentation: expected one of \['crop'"):
@@ -94,7 +97,7 @@ def test_a_run_folder_from_before_a_new_setting_still_resumes(tmp_path):
     written = json.loads((tmp_path / "config.json").read_text())
     del written["train"]["augmentation"]  # as a folder written before the setting existed
     (tmp_path / "config.json").write_text(json.dumps(written))
-    assert run_experiment(config, tmp_path, progress=False)["ce-seed0"]["seed"] == 0
+    assert run_experiment(config, tmp_path, progress=False)["ce-seed0-order0"]["seed"] == 0
 
 
 def test_finished_runs_are_read_back_and_another_config_is_refused(tmp_path):
@@ -153,7 +156,7 @@ def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
 
     subprocess.run(command(tmp_path / "straight"), check=True, cwd=ROOT, capture_output=True)
     victim = subprocess.Popen(command(tmp_path / "killed"), cwd=ROOT, stderr=subprocess.DEVNULL)
-    checkpoints = tmp_path / "killed" / "runs" / "ce-seed0" / "checkpoints"
+    checkpoints = tmp_path / "killed" / "runs" / "ce-seed0-order0" / "checkpoints"
     deadline = time.monotonic() + 120
     while (latest := latest_numbered(checkpoints, "epoch")) is None or latest.name < "epoch-0002":
         assert victim.poll() is None and time.monotonic() < deadline, "no checkpoint in time"
@@ -162,7 +165,7 @@ def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
     victim.wait()
     assert latest_numbered(checkpoints, "epoch").name < "epoch-0012", "finished before the kill"
     subprocess.run(command(tmp_path / "killed"), check=True, cwd=ROOT, capture_output=True)
-    runs = [tmp_path / name / "runs" / "ce-seed0" for name in ("straight", "killed")]
+    runs = [tmp_path / name / "runs" / "ce-seed0-order0" for name in ("straight", "killed")]
     weights = [
         load_file(latest_numbered(r / "checkpoints", "epoch") / "model.safetensors") for r in runs
     ]
@@ -182,9 +185,9 @@ def _log_rows(run_dir) -> list[dict[str, str]]:
 
 def test_bf16_channels_last_training_logs_every_epoch(tmp_path):
     config = small_config('methods=["ce"]', 'train.amp="bf16"', "train.channels_last=true")
-    metrics = run_experiment(config, tmp_path, progress=False)["ce-seed0"]
+    metrics = run_experiment(config, tmp_path, progress=False)["ce-seed0-order0"]
     assert 0 <= metrics["accuracy"]["balanced"] <= 1
-    rows = _log_rows(tmp_path / "runs" / "ce-seed0")
+    rows = _log_rows(tmp_path / "runs" / "ce-seed0-order0")
     assert [row["epoch"] for row in rows] == ["1", "2", "3"]
     assert set(rows[0]) == {"epoch", "loss", "train_accuracy", "lr", "val_balanced_accuracy"}
     assert all(math.isfinite(float(row["loss"])) for row in rows)
@@ -196,9 +199,9 @@ def test_the_epoch_log_goes_to_tensorboard_too(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run_experiment(small_config('methods=["ce"]'), tmp_path, progress=False)
-    events = EventAccumulator(str(tmp_path / "runs" / "ce-seed0" / "tensorboard")).Reload()
+    events = EventAccumulator(str(tmp_path / "runs" / "ce-seed0-order0" / "tensorboard")).Reload()
     losses = [event.value for event in events.Scalars("loss")]
-    rows = _log_rows(tmp_path / "runs" / "ce-seed0")
+    rows = _log_rows(tmp_path / "runs" / "ce-seed0-order0")
     assert losses == pytest.approx([float(row["loss"]) for row in rows])
 
 
@@ -206,14 +209,14 @@ def test_fp16_on_the_cpu_is_refused_before_anything_trains(tmp_path):
     config = small_config('methods=["ce"]', 'train.amp="fp16"', 'device="cpu"')
     with pytest.raises(ValueError, match="'fp16' needs a CUDA device, received cpu; use 'bf16'"):
         run_experiment(config, tmp_path, progress=False)
-    assert not (tmp_path / "runs" / "ce-seed0" / "checkpoints").exists()
+    assert not (tmp_path / "runs" / "ce-seed0-order0" / "checkpoints").exists()
 
 
 @pytest.mark.slow
 def test_a_compiled_model_trains_and_resumes(tmp_path):
     config = small_config('methods=["ce"]', "train.compile=true", "train.epochs=2")
     run_experiment(config, tmp_path, progress=False)
-    rows = _log_rows(tmp_path / "runs" / "ce-seed0")
+    rows = _log_rows(tmp_path / "runs" / "ce-seed0-order0")
     assert [row["epoch"] for row in rows] == ["1", "2"]
 
 
@@ -225,11 +228,11 @@ def test_the_train_command_runs_under_torchrun_on_two_cpu_processes(tmp_path):
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("| ce_drs+git |") == 1  # rank 0 alone prints the summary
-    for key in ("ce-seed0", "ce_drs+git-seed0"):
+    assert done.stdout.count("## Methods") == 1  # rank 0 alone prints the summary
+    for key in ("ce-seed0-order0", "ce_drs+git-seed0-order0"):
         metrics = json.loads((out / "runs" / key / "metrics.json").read_text())
         assert 0 <= metrics["accuracy"]["balanced"] <= 1
-    generator = latest_numbered(out / "munit-seed0" / "checkpoints", "iter")
+    generator = latest_numbered(out / "munit-seed0-order0" / "checkpoints", "iter")
     assert json.loads((generator / "training.json").read_text())["world_size"] == 2
 
 
@@ -238,7 +241,7 @@ def test_the_curve_command_measures_a_trained_run(tmp_path, capsys):
     arguments = ["curve", str(tmp_path), "--method", "ce", "--samples-per-class", "2"]
     assert main([*arguments, "--transforms", "3"]) == 0
     assert "spearman" in capsys.readouterr().out
-    stem = tmp_path / "runs" / "ce-seed0" / "curve-K3"
+    stem = tmp_path / "runs" / "ce-seed0-order0" / "curve-K3"
     assert all(stem.with_suffix(suffix).is_file() for suffix in (".csv", ".json", ".png"))
     with pytest.raises(FileNotFoundError, match="expected epoch checkpoints"):
         main(["curve", str(tmp_path), "--method", "focal"])
@@ -253,19 +256,24 @@ def test_the_train_munit_command_trains_a_generator_for_git(tmp_path, capsys):
     assert "iteration 2" in capsys.readouterr().out
     config = small_config('methods=["ce_drs+git"]', f"git.generator='{out}'")
     run_experiment(config, tmp_path / "run", progress=False)
-    assert not (tmp_path / "run" / "munit-seed0").exists()  # the given generator was used
+    assert not (tmp_path / "run" / "munit-seed0-order0").exists()  # the given generator was used
 
 
-def test_the_report_table_averages_seeds_and_keeps_empty_groups_nan():
+def test_the_report_table_gives_t_intervals_and_leaves_empty_groups_out():
     def run(seed: int, balanced: float) -> dict:
         accuracy = {"balanced": balanced, "many": 1.0, "medium": 0.5, "few": float("nan")}
         return {"method": "ce", "seed": seed, "accuracy": accuracy}
 
-    table = method_table([run(0, 0.5), run(1, 0.7)], ["ce", "focal"])
+    table = method_table([run(0, 0.5), run(1, 0.7), run(2, 0.6)], ["ce", "focal"])
     assert list(table) == ["ce"]  # methods that did not run are left out
-    mean, spread = table["ce"]["balanced_accuracy"]
-    assert mean == pytest.approx(0.6) and spread == pytest.approx(0.1414, abs=1e-4)
-    assert all(math.isnan(v) for v in table["ce"]["few"] + table["ce"]["mean_ekld"])
+    balanced = table["ce"]["balanced_accuracy"]
+    half = 4.302652729749464 * 0.1 / math.sqrt(3)  # scipy.stats.t.ppf(0.975, 2) * s / sqrt(n)
+    assert (balanced.mean, balanced.low, balanced.high, balanced.n) == pytest.approx(
+        (0.6, 0.6 - half, 0.6 + half, 3)
+    )
+    assert table["ce"]["few"].n == 0 and math.isnan(table["ce"]["mean_ekld"].mean)
+    single = method_table([run(0, 0.5)], ["ce"])["ce"]["balanced_accuracy"]
+    assert single.n == 1 and str(single) == "0.500 (n = 1)"
 
 
 @pytest.mark.slow

@@ -15,12 +15,23 @@ from invtransfer.experiments.config import (
     ModelConfig,
     TrainConfig,
 )
-from invtransfer.experiments.datasets import RECIPES, ExperimentData, load_data
-from invtransfer.experiments.evaluation import evaluate_run, predict
+from invtransfer.experiments.datasets import (
+    RECIPES,
+    ExperimentData,
+    Replicate,
+    load_data,
+    replicates,
+)
+from invtransfer.experiments.evaluation import (
+    evaluate_run,
+    generator_quality,
+    measured_nuisance,
+    predict,
+)
 from invtransfer.experiments.lr import lr_factor, warmup_step_lr
 from invtransfer.experiments.methods import GIT_SUFFIX, METHODS, MethodParts, method_parts
-from invtransfer.experiments.report import write_report
-from invtransfer.experiments.runner import load_run, run_experiment
+from invtransfer.experiments.report import compare_runs, comparisons, method_table, write_report
+from invtransfer.experiments.runner import TrainedRun, load_run, run_experiment
 from invtransfer.experiments.training import check_settings, train_run, training_loader
 
 __all__ = [
@@ -34,13 +45,21 @@ __all__ = [
     "GITConfig",
     "MethodParts",
     "ModelConfig",
+    "Replicate",
     "TrainConfig",
+    "TrainedRun",
+    "compare_runs",
+    "comparisons",
     "evaluate_run",
+    "generator_quality",
     "load_data",
     "load_run",
     "lr_factor",
+    "measured_nuisance",
     "method_parts",
+    "method_table",
     "predict",
+    "replicates",
     "run_experiment",
     "train_run",
     "warmup_step_lr",

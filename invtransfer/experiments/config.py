@@ -43,12 +43,17 @@ class DataConfig:
         variant: the nuisance every image carries (``"rot"``, ``"bg"``, ``"dil"``), or
             ``None`` (``"none"`` in a file, where TOML has no null) for RGB recipes.
         options: further keyword arguments of the recipe (``max_count``, ``alpha``, ...).
+        class_orders: for recipes that give Zipf sizes to the classes in a drawn order (the
+            K49-LT recipes), how a study separates class size from class identity, as the
+            paper did with 30 orders: ``None`` gives each seed its own order, ``K`` runs
+            every seed under each of ``K`` orders (see `replicates`).
     """
 
     recipe: str = "glyphs_lt"
     root: str | None = None
     variant: str | None = "bg"
     options: dict[str, Any] = field(default_factory=dict)
+    class_orders: int | None = None
 
     def __post_init__(self) -> None:
         if self.variant == "none":
@@ -134,7 +139,7 @@ class GITConfig:
     """
 
     generator: str | None = None
-    preset: str = "28x28x1"
+    preset: str = "paper-28x28x1"
     iterations: int = 2500
     batch_size: int = 8
     fraction: float = 0.5
@@ -143,10 +148,21 @@ class GITConfig:
 @dataclass
 class EvaluationConfig:
     """The invariance curve: images per class and transformed copies per image (the paper's
-    40 and 100)."""
+    40 and 100), and the nuisance it measures.
+
+    Args:
+        family: the nuisance to measure invariance to: ``None`` for the recipe's own (the
+            nuisance of MNIST-DIL-LT, say; none for CIFAR-LT), any family of
+            `invtransfer.transforms.FAMILIES` by name (``"brightness"``, ``"rotation"``, ...),
+            or ``"generator"`` for the nuisance the run's generator learned.
+        family_options: the named family's keyword arguments, its ranges
+            (``{ degrees = 15 }``).
+    """
 
     samples_per_class: int = 40
     transforms_per_sample: int = 100
+    family: str | None = None
+    family_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -38,7 +38,7 @@ _FAITHFUL = [
     'model.name="resnet20"',
     "train.epochs=50",
     "train.milestones=[30, 40]",
-    'git.preset="28x28x1"',
+    'git.preset="small-28x28x1"',
     "git.iterations=2500",
 ]
 

@@ -1,12 +1,16 @@
-"""`run_experiment`: every method of a config, for every seed, trained, evaluated, reported.
+"""`run_experiment`: every method of a config, on every replicate, trained, evaluated, reported.
 
-The output folder holds the resolved config (``config.json``), a generator per seed when a
-method uses GIT and none was given (``munit-seed{S}/``), one folder per run
-(``runs/{method}-seed{S}/``, with its checkpoints and ``metrics.json``) and the report
-(``report/``). Everything resumes: a finished run is read back, an unfinished one continues
-from its last epoch, the generator from its last checkpoint. Plain CE trains first, and the
-methods that train as CE until the defer epoch (CE+DRS, the GIT variants) start from its
-checkpoint there, which saves those epochs and changes no result.
+A study's replicates are its seeds, each with its own class order where the recipe draws one
+(see `replicates`): every method runs once on each, so methods compare pairwise. The output
+folder holds the resolved config (``config.json``), a generator per replicate when a method
+uses GIT (or the evaluation measures the generator's nuisance) and none was given
+(``munit-{replicate}/``), one folder per run (``runs/{method}-{replicate}/``, with its
+checkpoints and ``metrics.json``), the generator's quality per replicate
+(``quality/{replicate}.json`` and a translation grid) and the report (``report/``).
+Everything resumes: a finished run is read back, an unfinished one continues from its last
+epoch, the generator from its last checkpoint. Plain CE trains first, and the methods that
+train as CE until the defer epoch (CE+DRS, the GIT variants) start from its checkpoint there,
+which saves those epochs and changes no result.
 
 Under ``torchrun`` every rank calls `run_experiment`: training and the invariance curves are
 shared out between the ranks, and rank 0 writes the files.
@@ -17,8 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -26,84 +31,126 @@ from torch import nn
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer.checkpoint import latest_numbered, load_module
 from invtransfer.experiments.config import ExperimentConfig
-from invtransfer.experiments.datasets import ExperimentData, load_data
-from invtransfer.experiments.evaluation import evaluate_run
+from invtransfer.experiments.datasets import ExperimentData, Replicate, load_data, replicates
+from invtransfer.experiments.evaluation import evaluate_run, generator_quality
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.experiments.report import write_report
 from invtransfer.experiments.training import check_settings, train_run
 from invtransfer.generative import MUNITGenerator, MUNITTrainer, load_generator, preset
 from invtransfer.models import build_model
 
-__all__ = ["load_run", "run_experiment"]
+__all__ = ["TrainedRun", "load_run", "run_experiment"]
 
 log = logging.getLogger(__name__)
 
 _ERM = "ce"
-"""Trained first for each seed: deferred methods start from its checkpoint at the defer
+"""Trained first on each replicate: deferred methods start from its checkpoint at the defer
 epoch (see `train_run`)."""
+
+_JUDGES = ("ce_drs", "ce")
+"""The classifiers that judge a generator's class keeping, in order of preference: trained
+without it (the paper's CE+DRS first)."""
 
 
 def run_experiment(
-    config: ExperimentConfig, out_dir: str | Path, progress: bool = True
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    progress: bool = True,
+    seeds: Sequence[int] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Train and evaluate every method of ``config`` for every seed; write the report.
+    """Train and evaluate every method of ``config`` on every replicate; write the report.
 
-    Returns the metrics of every run, keyed ``"{method}-seed{seed}"``.
+    ``seeds`` runs only the replicates of those seeds (a subset of ``config.seeds``), so
+    that processes or machines can share a study's folder; the report covers every run
+    finished there. Returns the metrics of the runs made or read, keyed
+    ``"{method}-{replicate}"`` (``"ce-seed0-order0"``).
 
     Raises:
         ValueError: ``out_dir`` holds a run of a different config (resuming it would mix
-            results).
+            results), or ``seeds`` are not among the config's.
     """
     out_dir = Path(out_dir)
+    chosen = _chosen(replicates(config), config.seeds if seeds is None else seeds)
     _claim(out_dir, config)
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    results = {}
-    for seed in config.seeds:
-        data = load_data(config.data, seed)
-        check_settings(config, data, device)
-        generator = None
-        if any(method.endswith(GIT_SUFFIX) for method in config.methods):
-            generator = _generator(
-                config, data, out_dir / f"munit-seed{seed}", seed, device, progress
-            )
-        runs = out_dir / "runs"
-        erm_run = runs / f"{_ERM}-seed{seed}" if _ERM in config.methods else None
-        for method in sorted(config.methods, key=lambda name: name != _ERM):  # CE first
-            key = f"{method}-seed{seed}"
-            results[key] = _run(
-                config, data, method, seed, runs / key, generator, device, progress, erm_run
-            )
+    results: dict[str, dict[str, Any]] = {}
+    for replicate in chosen:
+        results |= _run_replicate(config, replicate, out_dir, device, progress)
     if rank_and_world()[0] == 0:
         write_report(out_dir)
     return results
 
 
-def load_run(
-    out_dir: str | Path, method: str, seed: int
-) -> tuple[ExperimentConfig, ExperimentData, nn.Module]:
-    """The config, the data and the trained model (its last checkpoint, in eval mode) of one
-    run of the experiment in ``out_dir``.
+class TrainedRun(NamedTuple):
+    """One finished run of a study, read back by `load_run`."""
+
+    config: ExperimentConfig
+    data: ExperimentData
+    model: nn.Module
+    """The trained model at its last checkpoint, in eval mode."""
+    folder: Path
+    """The run's folder, ``runs/{method}-{replicate}``."""
+
+
+def load_run(out_dir: str | Path, method: str, seed: int, order: int | None = None) -> TrainedRun:
+    """The config, the data, the trained model and the folder of one run of the experiment in
+    ``out_dir``: ``method`` on the replicate of ``seed`` (and ``order``, where a seed has
+    several class orders).
 
     Raises:
         FileNotFoundError: ``out_dir`` has no such run, or it has no checkpoint.
+        ValueError: the config has no such replicate, or ``order`` is needed to choose one.
     """
     out_dir = Path(out_dir)
     config = ExperimentConfig.from_dict(json.loads((out_dir / "config.json").read_text()))
-    checkpoints = out_dir / "runs" / f"{method}-seed{seed}" / "checkpoints"
-    latest = latest_numbered(checkpoints, "epoch")
-    if latest is None:
-        raise FileNotFoundError(f"{checkpoints}: expected epoch checkpoints, found none")
-    data = load_data(config.data, seed)
-    model = build_model(config.model.name, data.num_classes, data.image_shape, seed)
-    load_module(model, latest, "model")
-    return config, data, model.eval()
+    replicate = _replicate_of(config, seed, order)
+    data = load_data(config.data, replicate.seed, replicate.order)
+    run_dir = out_dir / "runs" / f"{method}-{replicate.name}"
+    return TrainedRun(config, data, _trained_model(config, data, run_dir, replicate.seed), run_dir)
+
+
+def _run_replicate(
+    config: ExperimentConfig,
+    replicate: Replicate,
+    out_dir: Path,
+    device: torch.device,
+    progress: bool,
+) -> dict[str, dict[str, Any]]:
+    """Every method on one replicate (CE first), then the generator's quality."""
+    data = load_data(config.data, replicate.seed, replicate.order)
+    check_settings(config, data, device)
+    generator = None
+    if _uses_generator(config):
+        generator = _generator(config, data, out_dir / f"munit-{replicate.name}", replicate.seed,
+                               device, progress)  # fmt: skip
+    runs = out_dir / "runs"
+    erm_run = runs / f"{_ERM}-{replicate.name}" if _ERM in config.methods else None
+    results = {}
+    for method in sorted(config.methods, key=lambda name: name != _ERM):  # CE first
+        key = f"{method}-{replicate.name}"
+        results[key] = _run(
+            config, data, method, replicate, runs / key, generator, device, progress, erm_run
+        )
+    judge = next((m for m in _JUDGES if m in config.methods), None)
+    quality = out_dir / "quality" / f"{replicate.name}.json"
+    if generator is not None and judge is not None and not quality.is_file():
+        classifier = _trained_model(
+            config, data, runs / f"{judge}-{replicate.name}", replicate.seed
+        )
+        measured = generator_quality(
+            classifier.to(device), generator, data, config.evaluation, replicate.seed
+        )
+        if rank_and_world()[0] == 0:
+            _save_quality(quality, {"judge": judge, **measured})
+        barrier()
+    return results
 
 
 def _run(
     config: ExperimentConfig,
     data: ExperimentData,
     method: str,
-    seed: int,
+    replicate: Replicate,
     run_dir: Path,
     generator: MUNITGenerator | None,
     device: torch.device,
@@ -114,17 +161,26 @@ def _run(
     if metrics_path.is_file():
         log.info("%s: finished before, reading %s", run_dir.name, metrics_path)
         return json.loads(metrics_path.read_text())
+    seed = replicate.seed
     model = train_run(config, data, method, seed, run_dir, generator, device, progress, erm_run)
     metrics = {
         "method": method,
         "seed": seed,
+        "order": replicate.order,
+        "replicate": replicate.name,
         "class_counts": data.class_counts.tolist(),
-        **evaluate_run(model, data, config.evaluation, seed, progress),
+        **evaluate_run(model, data, config.evaluation, seed, progress, generator),
     }
     if rank_and_world()[0] == 0:
         _write_atomically(metrics_path, json.dumps(metrics, indent=1))
     barrier()
     return metrics
+
+
+def _uses_generator(config: ExperimentConfig) -> bool:
+    """Whether a method uses GIT or the evaluation measures the generator's nuisance."""
+    git = any(method.endswith(GIT_SUFFIX) for method in config.methods)
+    return git or config.evaluation.family == "generator"
 
 
 def _generator(
@@ -141,11 +197,49 @@ def _generator(
     channels, size, _ = data.image_shape
     architecture = preset(config.git.preset, image_size=size, channels=channels)
     trainer = MUNITTrainer(architecture, out_dir, seed=seed, device=device)
+    log.info(
+        "the generator for GIT first (%s): %d iterations of %d images, resuming from its "
+        "last checkpoint if it has one",
+        out_dir.name, config.git.iterations, config.git.batch_size,
+    )  # fmt: skip
     trainer.fit(
         data.train, config.git.iterations, config.git.batch_size,
         checkpoint_every=max(config.git.iterations // 4, 1), progress=progress,
     )  # fmt: skip
     return trainer.generator
+
+
+def _trained_model(
+    config: ExperimentConfig, data: ExperimentData, run_dir: Path, seed: int
+) -> nn.Module:
+    """The model of a run folder at its last checkpoint, in eval mode."""
+    checkpoints = run_dir / "checkpoints"
+    latest = latest_numbered(checkpoints, "epoch")
+    if latest is None:
+        raise FileNotFoundError(f"{checkpoints}: expected epoch checkpoints, found none")
+    model = build_model(config.model.name, data.num_classes, data.image_shape, seed)
+    load_module(model, latest, "model")
+    return model.eval()
+
+
+def _chosen(all_replicates: list[Replicate], seeds: Sequence[int]) -> list[Replicate]:
+    """The replicates of ``seeds``, which must be among the config's."""
+    known = sorted({r.seed for r in all_replicates})
+    if unknown := sorted(set(seeds) - set(known)):
+        raise ValueError(f"seeds: expected seeds of the config {known}, received {unknown}")
+    return [r for r in all_replicates if r.seed in seeds]
+
+
+def _replicate_of(config: ExperimentConfig, seed: int, order: int | None) -> Replicate:
+    """The replicate of ``seed`` and ``order`` (which may be left out when a seed has one)."""
+    matches = [r for r in replicates(config) if r.seed == seed and order in (None, r.order)]
+    if len(matches) != 1:
+        names = [r.name for r in replicates(config)]
+        raise ValueError(
+            f"seed={seed}, order={order}: expected one of the replicates {names}"
+            + ("; pass order= to choose" if matches else "")
+        )
+    return matches[0]
 
 
 def _claim(out_dir: Path, config: ExperimentConfig) -> None:
@@ -162,6 +256,16 @@ def _claim(out_dir: Path, config: ExperimentConfig) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, document)
     barrier()
+
+
+def _save_quality(path: Path, measured: dict[str, Any]) -> None:
+    """``quality/{replicate}.json`` and its translation grid, ``{replicate}-grid.png``."""
+    from torchvision.utils import save_image
+
+    grid = measured.pop("grid")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(grid.pop("image"), path.with_name(f"{path.stem}-grid.png"))
+    _write_atomically(path, json.dumps({**measured, "grid": grid}, indent=1))
 
 
 def _write_atomically(path: Path, text: str) -> None:
