@@ -59,10 +59,15 @@ _LOSS_TYPES = ("softmax", "sigmoid", "focal")
 class _Loss(nn.Module):
     """Shared by every loss: reduction, ignore_index and the checks of the inputs."""
 
+    reductions: tuple[str, ...] = _REDUCTIONS
+    """The ``reduction`` settings the loss accepts."""
+
     def __init__(self, reduction: str, ignore_index: int) -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction: expected one of {_REDUCTIONS}, received {reduction!r}")
+        if reduction not in self.reductions:
+            raise ValueError(
+                f"reduction: expected one of {self.reductions}, received {reduction!r}"
+            )
         if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
             raise TypeError(f"ignore_index: expected an int, received {ignore_index!r}")
         self.reduction, self.ignore_index = reduction, ignore_index
@@ -259,15 +264,21 @@ class ClassBalancedLoss(_CountsLoss):
 
     ``loss_type`` picks the per-sample loss: ``"softmax"`` (cross-entropy), ``"sigmoid"``
     (one-vs-all binary cross-entropy with logits, summed over the ``C`` classes) or ``"focal"``
-    (the sigmoid focal loss ``-(1 - p_t) ** gamma * log p_t``, summed over the classes). The
-    mean is the weighted mean ``sum(w_i * l_i) / sum(w_i)`` over samples.
+    (the sigmoid focal loss ``-(1 - p_t) ** gamma * log p_t``, summed over the classes).
+
+    Two means: ``reduction="mean"`` (the default) is the weighted mean
+    ``sum(w_i * l_i) / sum(w_i)``, as ``torch.nn.functional.cross_entropy`` takes it with class
+    weights; ``"batch_mean"`` is Cui et al.'s ``sum(w_i * l_i) / N`` over the ``N``
+    non-ignored samples, whose scale moves with the batch's class mix (a batch of tail
+    samples weighs more).
 
     Args:
         class_counts: training examples per class (the whole training set, not one batch).
         beta: the effective-number ``beta``, in [0, 1).
         loss_type: ``"softmax"``, ``"sigmoid"`` or ``"focal"``.
         gamma: the focusing parameter of ``"focal"``, ``>= 0``.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        reduction: ``"mean"`` (weighted), ``"batch_mean"`` (Cui et al.'s), ``"sum"`` or
+            ``"none"``.
         ignore_index: a target value whose samples are left out.
         empty: ``"error"`` (an empty class is a ``ValueError``) or ``"as_one"``.
 
@@ -277,9 +288,13 @@ class ClassBalancedLoss(_CountsLoss):
         tensor([0.0310, 1.9690])
         >>> round(loss(torch.zeros(2, 2), torch.tensor([0, 1])).item(), 4)
         0.3466
+        >>> cui = ClassBalancedLoss([1000, 10], beta=0.999, reduction="batch_mean")
+        >>> round(cui(torch.zeros(2, 2), torch.tensor([1, 1])).item(), 4)  # 1.969 * log 2
+        1.3648
     """
 
     class_weight: Tensor
+    reductions = (*_REDUCTIONS, "batch_mean")
 
     def __init__(
         self,
@@ -302,16 +317,21 @@ class ClassBalancedLoss(_CountsLoss):
 
     def _loss(self, logits: Tensor, target: Tensor) -> Tensor:
         weight = self.class_weight.to(logits)
-        if self.loss_type == "softmax":
-            return _cross_entropy(logits, target, weight, self.reduction, self.ignore_index)
+        reduction = "none" if self.reduction == "batch_mean" else self.reduction
         safe, valid = _safe_target(target, self.ignore_index)
-        one_hot = F.one_hot(safe, logits.shape[1]).to(logits.dtype)
-        if self.loss_type == "sigmoid":
-            losses = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none")
+        if self.loss_type == "softmax":
+            losses = _cross_entropy(logits, target, weight, reduction, self.ignore_index)
         else:
-            losses = _sigmoid_focal(logits, one_hot, self.gamma)
-        sample_weight = _sample_weight(safe, valid, weight, logits)
-        return _reduce(losses.sum(1) * sample_weight, sample_weight, self.reduction)
+            one_hot = F.one_hot(safe, logits.shape[1]).to(logits.dtype)
+            if self.loss_type == "sigmoid":
+                per_class = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none")
+            else:
+                per_class = _sigmoid_focal(logits, one_hot, self.gamma)
+            sample_weight = _sample_weight(safe, valid, weight, logits)
+            losses = _reduce(per_class.sum(1) * sample_weight, sample_weight, reduction)
+        if self.reduction != "batch_mean":
+            return losses
+        return losses.sum() / valid.sum().clamp_min(1)
 
     def extra_repr(self) -> str:
         return (

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from invtransfer._validation import positive_int
 from invtransfer.transforms import functional as F
 from invtransfer.transforms._ranges import as_number, as_range, uniform
 from invtransfer.transforms.base import TransformFamily
@@ -52,14 +53,17 @@ class BackgroundIntensity(_ScalarFamily):
     A pixel is background when every channel is within ``tolerance`` of ``background``; it is
     shifted by ``intensity - background``, so an exact background pixel becomes ``intensity``
     and the parameter ``intensity = background`` is the exact identity. The defaults reproduce
-    the paper's recipe on ``uint8`` glyphs: exactly-zero pixels get one value in 0..99 (drawn
-    uniformly on [0, 99/255] and rounded on the way back to ``uint8``).
+    the paper's recipe on ``uint8`` glyphs: exactly-zero pixels get one whole level in 0..99,
+    each equally likely (the paper's ``randint(0, 100)``).
 
     Args:
         intensity: range of the new background value, in [0, 1].
         background: the background value, in [0, 1].
         tolerance: how far from ``background`` a pixel may be and still count as background;
             the default, half a ``uint8`` step, selects exactly-background ``uint8`` pixels.
+        levels: draw whole multiples of ``1 / levels`` in the range, each equally likely
+            (255: the ``uint8`` levels); ``None`` draws the range continuously, which, once
+            rounded to ``uint8``, makes the two end levels half as likely as the others.
 
     Examples:
         >>> family = BackgroundIntensity()
@@ -78,11 +82,25 @@ class BackgroundIntensity(_ScalarFamily):
         intensity: Sequence[float] = (0.0, 99 / 255),
         background: float = 0.0,
         tolerance: float = 0.5 / 255,
+        levels: int | None = 255,
     ) -> None:
         super().__init__("intensity", intensity, (0.0, 1.0))
         self.background = as_number("background", background, (0.0, 1.0))
         self.tolerance = as_number("tolerance", tolerance, (0.0, 1.0))
         self.identity_value = self.background
+        self.levels = None if levels is None else positive_int("levels", levels)
+        if self.levels is not None and len(range(*_whole_levels(self.range, self.levels))) == 0:
+            raise ValueError(
+                f"levels: expected a multiple of 1/{levels} within intensity={self.range}, "
+                f"received levels={levels}, which has none"
+            )
+
+    def _sample(self, n: int, generator: torch.Generator, device: torch.device) -> Params:
+        if self.levels is None:
+            return super()._sample(n, generator, device)
+        first, stop = _whole_levels(self.range, self.levels)
+        level = torch.randint(first, stop, (n,), generator=generator, device=device)
+        return Params(intensity=level.float() / self.levels)
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         return F.background_intensity(x, params.intensity, self.background, self.tolerance)
@@ -91,7 +109,10 @@ class BackgroundIntensity(_ScalarFamily):
         return x.flatten(1).median(dim=1).values
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, background={self.background}, tolerance={self.tolerance}"
+        return (
+            f"{super().extra_repr()}, background={self.background}, "
+            f"tolerance={self.tolerance}, levels={self.levels}"
+        )
 
 
 class Brightness(_ScalarFamily):
@@ -222,3 +243,10 @@ class GaussianBlur(_ScalarFamily):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, kernel_size={self.kernel_size}"
+
+
+def _whole_levels(bounds: tuple[float, float], levels: int) -> tuple[int, int]:
+    """The whole levels ``k`` with ``k / levels`` in ``bounds`` (rounding error forgiven), as
+    ``range`` arguments."""
+    low, high = bounds
+    return math.ceil(low * levels - 1e-6), math.floor(high * levels + 1e-6) + 1
