@@ -188,6 +188,17 @@ class ExperimentConfig:
     git: GITConfig = field(default_factory=GITConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     device: str | None = None
+    comparisons: list[list[str]] | None = None
+    """The method pairs ``[before, after]`` the report compares replicate by replicate;
+    ``None``: each method against ``ce``, and each ``+git`` method against its base."""
+
+    def __post_init__(self) -> None:
+        for i, pair in enumerate(self.comparisons or []):
+            if len(pair) != 2 or not set(pair) <= set(self.methods):
+                raise ValueError(
+                    f"comparisons[{i}]: expected [before, after], two of the methods "
+                    f"{self.methods}, received {pair}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: what `from_dict` reads back."""

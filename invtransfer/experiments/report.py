@@ -6,9 +6,9 @@
   t intervals, or ``n = 1`` where there is one replicate;
 - invariance against class size with the per-class points of every replicate pooled: a
   Spearman correlation with an interval that resamples replicates, and eKLD by shot group;
-- paired comparisons (`comparisons`: each method against CE, each ``+git`` method against
-  its base): per-replicate differences, their mean and 95% interval, and a finding worded
-  from the interval;
+- paired comparisons (the config's ``comparisons``, by default `comparisons`: each method
+  against CE, each ``+git`` method against its base): per-replicate differences, their mean
+  and 95% interval, and a finding worded from the interval;
 - the generator's quality per replicate (class keeping, nuisance coverage, a translation
   grid);
 - ``curves.png`` (per-class eKLD against class size on a log axis: points with their
@@ -216,7 +216,7 @@ def _markdown(
         "",
         *_method_section(runs, methods, len(replicates)),
         *_trend_section(runs, methods),
-        *_comparison_section(runs, methods),
+        *_comparison_section(runs, methods, config.get("comparisons")),
         *_quality_section(quality),
     ]
     return "\n".join(lines) + "\n"
@@ -268,8 +268,10 @@ def _trend_section(runs: list[dict[str, Any]], methods: list[str]) -> list[str]:
     return [*lines, ""]
 
 
-def _comparison_section(runs: list[dict[str, Any]], methods: list[str]) -> list[str]:
-    pairs = comparisons(methods)
+def _comparison_section(
+    runs: list[dict[str, Any]], methods: list[str], named: list[list[str]] | None
+) -> list[str]:
+    pairs = comparisons(methods) if named is None else [(a, b) for a, b in named]
     if not pairs:
         return []
     lines = [
