@@ -5,11 +5,13 @@ class. This script trains one with `MUNITTrainer` on the long-tailed training sp
 ``mnist_lt(variant)`` (class-balanced batches, resumable: run it again to continue), wraps
 it in a `GenerativeAugment`, and measures on held-out test images:
 
-- the class is kept: a judge classifier trained on a *balanced* nuisance version of MNIST
-  labels the translations (one random style each) about as well as the real images;
-- the nuisance changes: translations of one image under different style codes spread in
-  the variant's nuisance statistic (background intensity for ``bg``, mean ink for ``dil``)
-  the way the real nuisance does.
+- the class is kept (`invtransfer.generative.class_keeping`): a judge classifier trained on
+  a *balanced* nuisance version of MNIST labels the translations (one random style each)
+  about as well as the real images;
+- the nuisance is covered (`invtransfer.generative.nuisance_coverage`): translations of one
+  image under different style codes spread in the family's nuisance statistic (the
+  background level for ``bg``, the ink mass for ``dil``) about as much as the real
+  nuisance's draws spread on the same image.
 
 It saves a sample grid (``grid.png``: image, reconstruction, translations), the augment
 (``augment/``) and the figures (``summary.json``) under ``--out``:
@@ -31,22 +33,20 @@ from torch import Tensor
 from torchvision.utils import save_image
 
 from invtransfer.data import mnist_lt
-from invtransfer.generative import GenerativeAugment, MUNITTrainer, preset, translation_grid
+from invtransfer.generative import (
+    GenerativeAugment,
+    MUNITGenerator,
+    MUNITTrainer,
+    class_keeping,
+    nuisance_coverage,
+    preset,
+    translation_grid,
+)
 from invtransfer.models import small_cnn, train_classifier
-from invtransfer.transforms import TransformFamily
 
 log = logging.getLogger("train_generative_augment")
 
 DEFAULT_ROOT = Path(os.environ.get("INVTRANSFER_DATA", "../shared/data")) / "mnist"
-
-
-def nuisance_statistic(variant: str, images: Tensor, clean: Tensor) -> Tensor:
-    """Per image: the mean background intensity (``bg``: over the pixels that are exactly 0
-    in the clean image) or the mean intensity, i.e. the amount of ink (``dil``)."""
-    if variant == "bg":
-        background = (clean == 0).float()
-        return (images * background).sum((1, 2, 3)) / background.sum((1, 2, 3)).clamp_min(1)
-    return images.mean((1, 2, 3))
 
 
 def stack(dataset, indices: Tensor) -> tuple[Tensor, Tensor]:
@@ -68,41 +68,24 @@ def train_judge(root: Path, variant: str, per_class: int, epochs: int, seed: int
     return judge.eval()
 
 
-def spread(statistic: Tensor) -> float:
-    """The mean over images of the standard deviation over their copies ``(images, copies)``."""
-    return float(statistic.std(dim=1).mean())
-
-
-def copies_statistic(variant: str, family: TransformFamily, x: Tensor, clean: Tensor,
-                     copies: int, seed: int) -> Tensor:  # fmt: skip
-    """The nuisance statistic of ``copies`` outputs of ``family`` per image: (images, copies)."""
-    views = family.views(x, copies, generator=torch.Generator().manual_seed(seed))
-    values = nuisance_statistic(variant, views.images, clean[views.source])
-    return values.view(len(x), copies)
-
-
-def evaluate(args, augment: GenerativeAugment, splits, judge) -> dict:
-    """Judge accuracy on real and translated test images; nuisance spreads, real vs learned."""
+def evaluate(args, generator: MUNITGenerator, splits, judge) -> dict:
+    """Judge accuracy on real and translated test images; nuisance spreads, learned vs real."""
     test = splits.test
     picks = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))
     x, y = stack(test, picks[: args.eval_images])
-    with torch.no_grad():
-        # augment.family translates every image (augment(x, y) only a share of a batch)
-        translated = augment.family(x, generator=torch.Generator().manual_seed(args.seed))
-        real_accuracy = float((judge(x).argmax(1) == y).float().mean())
-        translated_accuracy = float((judge(translated).argmax(1) == y).float().mean())
+    kept = class_keeping(judge, generator, x, y, styles=1, seed=args.seed)
     few = picks[: args.spread_images]
     clean = torch.stack([test.clean(int(i))[0] for i in few]).float() / 255
-    real_nuisance = copies_statistic(args.variant, splits.family, clean, clean, args.styles, 1)
-    learned = copies_statistic(args.variant, augment.family, x[: len(few)], clean, args.styles, 2)
+    coverage = nuisance_coverage(
+        generator, splits.family, x[: len(few)], clean, draws=args.styles, seed=args.seed
+    )
     return {
-        "judge_accuracy_real_test_images": real_accuracy,
-        "judge_accuracy_translations": translated_accuracy,
-        "nuisance_statistic": "background intensity" if args.variant == "bg" else "mean ink",
-        "spread_across_styles": spread(learned),
-        "spread_of_the_real_nuisance": spread(real_nuisance),
-        "mean_statistic_translations": float(learned.mean()),
-        "mean_statistic_real_nuisance": float(real_nuisance.mean()),
+        "judge_accuracy_real_test_images": kept.accuracy_on_images,
+        "judge_accuracy_translations": kept.accuracy_on_translations,
+        "nuisance_statistic": splits.family.statistic_name,
+        "spread_across_styles": coverage.generator_spread,
+        "spread_of_the_real_nuisance": coverage.family_spread,
+        "coverage_ratio": coverage.ratio,
     }
 
 
@@ -120,7 +103,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--judge-epochs", type=int, default=3)
     parser.add_argument("--eval-images", type=int, default=2000)
     parser.add_argument("--spread-images", type=int, default=200)
-    parser.add_argument("--styles", type=int, default=16, help="style codes per image")
+    parser.add_argument(
+        "--styles", type=int, default=16,
+        help="style codes (and real nuisance draws) per image for the spreads",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="default outputs/generative/VARIANT")
     args = parser.parse_args(argv)
@@ -139,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     judge = train_judge(args.data_root, args.variant, args.judge_per_class, args.judge_epochs,
                         args.seed)  # fmt: skip
     summary = {"variant": args.variant, "preset": args.preset, "iterations": trainer.iteration,
-               "batch_size": args.batch_size, **evaluate(args, augment, splits, judge),
+               "batch_size": args.batch_size, **evaluate(args, trainer.generator, splits, judge),
                "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
     test_images, _ = stack(splits.test, torch.arange(8))
     save_image(translation_grid(trainer.generator, test_images, seed=args.seed), out / "grid.png")
