@@ -71,7 +71,19 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
 # configs and networks
 
 
-@pytest.mark.parametrize("name", ["28x28x1", "32x32x3"])
+def test_the_paper_presets_have_the_papers_sizes():
+    paper = dict(dim=64, mlp_dim=256, style_dim=8, n_downsample=2, n_res=4,
+                 disc_layers=4, disc_scales=1)  # fmt: skip
+    for name, (size, channels) in {"paper-28x28x1": (28, 1), "paper-32x32x3": (32, 3)}.items():
+        config = preset(name).to_dict()
+        assert {key: config[key] for key in paper} == paper, name
+        assert (config["image_size"], config["channels"]) == (size, channels), name
+    small = preset("small-28x28x1").to_dict()  # the former 28x28x1, about 4x cheaper
+    smaller = dict(dim=32, mlp_dim=128, n_res=3, disc_layers=3, disc_scales=2)
+    assert {key: small[key] for key in smaller} == smaller
+
+
+@pytest.mark.parametrize("name", ["paper-28x28x1", "paper-32x32x3", "small-28x28x1"])
 def test_presets_build_and_keep_the_image_shape(name):
     config = preset(name)
     x = torch.rand(2, config.channels, config.image_size, config.image_size) * 2 - 1
@@ -117,13 +129,15 @@ def test_bad_configurations_are_refused_with_a_clear_message(changes, message):
 
 
 def test_config_round_trips_through_json_and_refuses_unknown_keys():
-    config = preset("28x28x1")
+    config = preset("paper-28x28x1")
     assert MUNITConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match="unknown keys \\['depth'\\]"):
         MUNITConfig.from_dict({**config.to_dict(), "depth": 3})
     with pytest.raises(ValueError, match="pass image_size= and channels="):
         preset("tiny")
-    assert set(PRESETS) == {"28x28x1", "32x32x3", "tiny"}
+    assert set(PRESETS) == {"paper-28x28x1", "paper-32x32x3", "small-28x28x1", "tiny"}
+    with pytest.raises(ValueError, match=r"name: expected one of .*received '28x28x1'"):
+        preset("28x28x1")
 
 
 def test_loss_weights_are_non_negative_numbers():
