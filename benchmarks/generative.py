@@ -1,8 +1,9 @@
 """``MUNITTrainer.step`` against a two-domain MUNIT step, and what ``GenerativeAugment`` costs.
 
 Three measurements, every contender on the same device and in the same run, interleaved
-repeat by repeat, for the presets ``28x28x1`` and ``32x32x3`` (untrained networks with seeded
-weights: their speed does not depend on what they learned; the images are uniform noise):
+repeat by repeat, for the presets ``small-28x28x1`` and ``paper-32x32x3`` (untrained networks
+with seeded weights: their speed does not depend on what they learned; the images are uniform
+noise):
 
 1. **Training iterations per second.**
 
@@ -35,7 +36,7 @@ weights: their speed does not depend on what they learned; the images are unifor
    ``no_grad`` with styles drawn from N(0, I). augment/bare is reported for information (no
    target).
 3. **Cost in a classifier's training step.** ``small_cnn(10)`` on 1x28x28 images, batch 128
-   (``--classifier-batch``), SGD (lr 0.01, momentum 0.9), cross-entropy; the ``28x28x1``
+   (``--classifier-batch``), SGD (lr 0.01, momentum 0.9), cross-entropy; the ``small-28x28x1``
    generator, fraction 0.5:
 
    - **plain**: forward, backward and ``optimizer.step()`` on the batch;
@@ -89,7 +90,7 @@ from invtransfer.generative.networks import random_styles
 from invtransfer.generative.objectives import discriminator_loss, generator_adversarial_loss, l1
 from invtransfer.models import small_cnn
 
-PRESETS = ("28x28x1", "32x32x3")
+PRESETS = ("small-28x28x1", "paper-32x32x3")
 TARGET = 1.8
 CLASSES = 10
 BANK_K = 8
@@ -271,7 +272,7 @@ def header(args: argparse.Namespace) -> str:
 def training_table(rows: dict[str, dict[str, float]], batch: int, quick: bool) -> str:
     """Iterations per second of both steps and ours/two-domain, per preset (the target is
     checked on full runs only)."""
-    layout = "{:<10}{:>8}{:>12}{:>18}{:>20}"
+    layout = "{:<14}{:>6}{:>12}{:>18}{:>20}"
     lines = [
         "1. training: iterations per second, batch = B images per domain",
         layout.format("preset", "batch", "ours it/s", "two-domain it/s", "ours/two-domain"),
@@ -296,7 +297,7 @@ def training_table(rows: dict[str, dict[str, float]], batch: int, quick: bool) -
 
 def augment_table(rows: dict[str, dict[str, float]], batch: int) -> str:
     """Images per second of the augment and of the bare translation, per preset."""
-    layout = "{:<10}{:>8}{:>14}{:>12}{:>15}"
+    layout = "{:<14}{:>6}{:>14}{:>12}{:>15}"
     lines = [
         "2. augmentation throughput, fraction=1.0",
         layout.format("preset", "batch", "augment im/s", "bare im/s", "augment/bare"),
@@ -320,7 +321,7 @@ def classifier_table(seconds: dict[str, float], build: float, batch: int) -> str
     """Milliseconds per classifier step of each variant and its ratio to the plain step."""
     layout = "{:<12}{:>12}{:>16}"
     lines = [
-        f"3. small_cnn training step, 28x28x1, batch {batch}, SGD, fraction 0.5",
+        f"3. small_cnn training step, small-28x28x1 generator, batch {batch}, SGD, fraction 0.5",
         layout.format("variant", "ms/step", "step/plain"),
     ]
     for name, value in seconds.items():
@@ -345,7 +346,7 @@ def main() -> None:
     generators = {p: MUNITGenerator(preset(p), seed=args.seed).to(args.device) for p in PRESETS}
     augment = {p: median(augment_bench(generators[p], args), args) for p in PRESETS}
     print(augment_table(augment, args.augment_batch), flush=True)
-    bench, build = classifier_bench(generators["28x28x1"], args)
+    bench, build = classifier_bench(generators["small-28x28x1"], args)
     print(classifier_table(median(bench, args), build, args.classifier_batch))
 
 
