@@ -4,12 +4,14 @@ and dtypes, and reject bad input with clear messages."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torchvision.ops import sigmoid_focal_loss
 
 from invtransfer.losses import (
     BalancedSoftmaxLoss,
@@ -149,6 +151,50 @@ def test_class_balanced_loss_by_hand():
     gamma_zero = ClassBalancedLoss([2, 1], beta=0.5, loss_type="focal", gamma=0.0)
     sigmoid_loss = ClassBalancedLoss([2, 1], beta=0.5, loss_type="sigmoid")
     assert gamma_zero(logits, target).item() == pytest.approx(sigmoid_loss(logits, target).item())
+
+
+def test_class_balanced_batch_mean_divides_by_the_samples_that_count():
+    # Cui et al.'s mean: sum(w_y * l) / N over the N non-ignored samples, where "mean" is
+    # the weighted mean sum(w_y * l) / sum(w_y)
+    counts, ignored = [40, 8, 2], -1
+    logits, target = batch(11, n=8)
+    target[[2, 5]] = ignored
+    kept = target != ignored
+    safe = torch.where(kept, target, 0)
+    one_hot = F.one_hot(safe, 3).double()
+    per_sample = {
+        "softmax": F.cross_entropy(logits, safe, reduction="none"),
+        "sigmoid": F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none").sum(1),
+        "focal": sigmoid_focal_loss(logits, one_hot, alpha=-1, gamma=2.0, reduction="none").sum(1),
+    }
+    for loss_type, losses in per_sample.items():
+        build = partial(ClassBalancedLoss, counts, 0.9, loss_type, gamma=2.0, ignore_index=ignored)
+        weighted = (build().class_weight.double()[safe] * losses)[kept]
+        batch_mean = build(reduction="batch_mean")(logits, target)
+        torch.testing.assert_close(batch_mean, weighted.sum() / 6, msg=loss_type)
+        weight_sum = build().class_weight.double()[target[kept]].sum()
+        torch.testing.assert_close(build()(logits, target), weighted.sum() / weight_sum)
+        assert not torch.isclose(batch_mean, weighted.sum() / weight_sum), loss_type
+    # a batch of tail samples weighs more under Cui et al.'s mean, not under the weighted one
+    tail = torch.tensor([2, 2])
+    cui = ClassBalancedLoss(counts, 0.9, reduction="batch_mean")(torch.zeros(2, 3), tail)
+    assert cui.item() == pytest.approx(ClassBalancedLoss(counts, 0.9).class_weight[2] * math.log(3))
+    assert ClassBalancedLoss(counts, 0.9)(torch.zeros(2, 3), tail).item() == pytest.approx(
+        math.log(3)
+    )
+
+
+def test_only_class_balanced_loss_offers_batch_mean():
+    with pytest.raises(ValueError, match=r"reduction: expected one of .*'batch_mean'.*'avg'"):
+        ClassBalancedLoss([3, 1], reduction="avg")
+    for name in LOSSES:
+        if name.startswith("cb_"):
+            continue
+        with pytest.raises(ValueError, match="reduction: expected one of") as error:
+            LOSSES[name](COUNTS, reduction="avg")
+        assert "batch_mean" not in str(error.value), name
+        with pytest.raises(ValueError, match="received 'batch_mean'"):
+            LOSSES[name](COUNTS, reduction="batch_mean")
 
 
 def test_ldam_by_hand():
