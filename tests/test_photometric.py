@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import images, seeded
+from scipy.stats import chisquare
 from torchvision.transforms.v2 import functional as TF
 
 from invtransfer.transforms import (
@@ -28,6 +29,46 @@ def test_background_recipe_sets_exact_zeros_to_one_value_in_0_99():
     assert (out[:, 0, :3, :3] == corner[:, None, None]).all()
     assert corner.min() >= 0 and corner.max() <= 99
     assert len(corner.unique()) > 80
+
+
+def background_levels(family: BackgroundIntensity, n: int = 100_000) -> torch.Tensor:
+    """How often each uint8 level 0..99 fills an all-background pixel over ``n`` seeded draws."""
+    out = family(torch.zeros(n, 1, 1, 1, dtype=torch.uint8), generator=seeded())
+    return torch.bincount(out.flatten().long(), minlength=100)
+
+
+def test_background_draws_whole_levels_0_to_99_uniformly():
+    # the paper's randint(0, 100): every level equally likely
+    drawn = BackgroundIntensity().sample(100_000, generator=seeded()).intensity
+    levels = drawn * 255
+    assert torch.equal(levels.round() / 255, drawn)  # exact multiples of 1/255
+    assert levels.round().unique().tolist() == list(range(100))
+    counts = background_levels(BackgroundIntensity())
+    assert len(counts) == 100 and counts.sum() == 100_000
+    uniform = chisquare(counts.numpy())
+    print(f"whole levels: chi2 = {uniform.statistic:.1f}, p = {uniform.pvalue:.3f}")
+    assert uniform.pvalue > 1e-3  # 0.182 for this seed
+
+
+def test_a_continuous_background_draw_halves_the_end_levels():
+    # levels=None (the former draw) rounded to uint8: levels 0 and 99 get half a step each
+    counts = background_levels(BackgroundIntensity(levels=None))
+    assert chisquare(counts.numpy()).pvalue < 1e-6
+    middle = counts[1:99].double().mean()
+    assert (counts[[0, 99]] / middle).tolist() == pytest.approx([0.5, 0.5], abs=0.1)
+    half_ends = torch.ones(100, dtype=torch.float64)
+    half_ends[[0, 99]] = 0.5
+    expected = (half_ends / half_ends.sum() * counts.sum()).numpy()
+    assert chisquare(counts.numpy(), expected).pvalue > 1e-3
+
+
+def test_background_levels_other_than_255():
+    drawn = BackgroundIntensity((0.1, 0.5), levels=10).sample(1000, generator=seeded())
+    assert (drawn.intensity * 10).round().unique().tolist() == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match=r"levels: expected a multiple of 1/4 within"):
+        BackgroundIntensity(intensity=(0.1, 0.2), levels=4)
+    with pytest.raises(ValueError, match="levels: expected an int >= 1, received 0"):
+        BackgroundIntensity(levels=0)
 
 
 def test_background_needs_every_channel_to_match():
