@@ -131,3 +131,56 @@ def test_t_quantile_refuses_bad_arguments():
         t_quantile(0.9, 0)
     with pytest.raises(ValueError, match=r"probability: expected a value in \(0, 1\)"):
         t_quantile(1.0, 3)
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.95])
+def test_pooled_spearman_resamples_whole_runs_at_its_level(confidence):
+    from invtransfer._seeding import generator_for
+    from invtransfer.metrics import pooled_spearman
+
+    rng = _random(11, 5)
+    sizes = [torch.tensor(rng.permutation([4800, 1200, 533, 300, 192, 133, 97, 75, 59, 48]))
+             for _ in range(5)]  # fmt: skip
+    values = [torch.tensor(rng.random(10)) - 0.02 * s.double().log() for s in sizes]
+    pooled = pooled_spearman(sizes, values, seed=3, confidence=confidence, resamples=400)
+    assert pooled.n == 5
+    assert pooled.mean == pytest.approx(
+        stats.spearmanr(torch.cat(sizes), torch.cat(values)).statistic, abs=1e-12
+    )
+    draws = torch.randint(5, (400, 5), generator=generator_for(3)).tolist()
+    resampled = [
+        stats.spearmanr(np.concatenate([sizes[i] for i in d]),
+                        np.concatenate([values[i] for i in d])).statistic
+        for d in draws
+    ]  # fmt: skip
+    tail = (1 - confidence) / 2
+    assert (pooled.low, pooled.high) == pytest.approx(
+        tuple(np.percentile(resampled, [100 * tail, 100 * (1 - tail)])), abs=1e-12
+    )
+
+
+def test_pooled_spearman_of_one_run_has_no_interval():
+    from invtransfer.metrics import pooled_spearman
+
+    one = pooled_spearman([torch.tensor([500, 50, 5])], [torch.tensor([0.1, 0.3, 0.2])])
+    assert one.n == 1 and one.mean == pytest.approx(-0.5) and math.isnan(one.low)
+
+
+@given(st.integers(0, 10_000), st.integers(3, 49))
+@settings(max_examples=40, deadline=None)
+def test_size_trend_summarises_against_scipy(seed, n):
+    from invtransfer.metrics import size_trend
+
+    rng = _random(seed, n)
+    sizes = rng.permutation(np.maximum(5, 4800 // np.arange(1, n + 1) ** 2)).astype(float)
+    values = rng.random(n)
+    trend = size_trend(torch.tensor(sizes), torch.tensor(values))
+    order = np.argsort(sizes, kind="stable")
+    third = max(n // 3, 1)
+    tail, head = values[order[:third]].mean(), values[order[-third:]].mean()
+    assert trend["spearman"] == pytest.approx(stats.spearmanr(sizes, values).statistic, abs=1e-12)
+    assert trend["log_size_slope"] == pytest.approx(
+        stats.linregress(np.log(sizes), values).slope, rel=1e-9, abs=1e-12
+    )
+    assert (trend["tail_mean"], trend["head_mean"]) == pytest.approx((tail, head), abs=1e-12)
+    assert trend["tail_over_head"] == pytest.approx(tail / head, rel=1e-12)
