@@ -63,7 +63,8 @@ class BackgroundIntensity(_ScalarFamily):
             the default, half a ``uint8`` step, selects exactly-background ``uint8`` pixels.
         levels: draw whole multiples of ``1 / levels`` in the range, each equally likely
             (255: the ``uint8`` levels); ``None`` draws the range continuously, which, once
-            rounded to ``uint8``, makes the two end levels half as likely as the others.
+            rounded to ``uint8``, makes the two end levels half as likely as the others. A
+            range of one value gives that value.
 
     Examples:
         >>> family = BackgroundIntensity()
@@ -89,6 +90,8 @@ class BackgroundIntensity(_ScalarFamily):
         self.tolerance = as_number("tolerance", tolerance, (0.0, 1.0))
         self.identity_value = self.background
         self.levels = None if levels is None else positive_int("levels", levels)
+        if self.range[0] == self.range[1]:
+            self.levels = None  # one value: nothing to draw
         if self.levels is not None and len(range(*_whole_levels(self.range, self.levels))) == 0:
             raise ValueError(
                 f"levels: expected a multiple of 1/{levels} within intensity={self.range}, "
