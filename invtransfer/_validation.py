@@ -1,8 +1,49 @@
-"""Argument checks shared by the public entry points: what was expected, what was received."""
+"""Argument checks shared by the public entry points: what was expected, what was received.
+
+Every check raises a ``TypeError`` (wrong kind of value) or a ``ValueError`` (right kind, bad
+value) whose message starts with the argument's name: ``name: expected ..., received ...``.
+"""
 
 from __future__ import annotations
 
-__all__ = ["check_positive_ints", "positive_int"]
+import math
+from collections.abc import Sequence
+from typing import TypeVar
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "check_positive_ints",
+    "finite_float",
+    "finite_tensor",
+    "float_tensor",
+    "int_at_least",
+    "int_tensor",
+    "non_negative_int",
+    "one_of",
+    "positive_int",
+    "probability",
+    "seed",
+]
+
+T = TypeVar("T")
+
+
+def int_at_least(name: str, value: object, minimum: int) -> int:
+    """``value`` if it is an int >= ``minimum`` (a bool is not), else a ``ValueError``.
+
+    Examples:
+        >>> int_at_least("padding", 0, 0)
+        0
+        >>> int_at_least("padding", None, 0)
+        Traceback (most recent call last):
+        ...
+        ValueError: padding: expected an int >= 0, received None
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, received {value!r}")
+    return value
 
 
 def positive_int(name: str, value: object) -> int:
@@ -16,8 +57,37 @@ def positive_int(name: str, value: object) -> int:
         ...
         ValueError: keep: expected an int >= 1, received 0
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
+    return int_at_least(name, value, 1)
+
+
+def non_negative_int(name: str, value: object) -> int:
+    """``value`` if it is an int >= 0 (a bool is not), else a ``ValueError`` naming ``name``.
+
+    Examples:
+        >>> non_negative_int("epoch", 0)
+        0
+        >>> non_negative_int("epoch", -1)
+        Traceback (most recent call last):
+        ...
+        ValueError: epoch: expected an int >= 0, received -1
+    """
+    return int_at_least(name, value, 0)
+
+
+def seed(name: str, value: object) -> int:
+    """``value`` if it is a seed: an int >= 0 (a bool is not). The message names the seed
+    argument, not the keys it is later hashed with.
+
+    Examples:
+        >>> seed("seed", 7)
+        7
+        >>> seed("seed", -1)
+        Traceback (most recent call last):
+        ...
+        ValueError: seed: expected a non-negative int seed, received -1
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative int seed, received {value!r}")
     return value
 
 
@@ -29,3 +99,158 @@ def check_positive_ints(**values: object) -> None:
     """
     for name, value in values.items():
         positive_int(name, value)
+
+
+def finite_float(
+    name: str,
+    value: object,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """``value`` as a float if it is a finite real number within the bounds, else an error:
+    ``TypeError`` for a non-number (``None``, a string, a bool), ``ValueError`` for NaN, an
+    infinity or a value outside ``[low, high]`` (an open end excludes its bound).
+
+    Examples:
+        >>> finite_float("power", 1)
+        1.0
+        >>> finite_float("power", float("nan"))
+        Traceback (most recent call last):
+        ...
+        ValueError: power: expected a finite number, received nan
+        >>> finite_float("beta", 1.0, 0.0, 1.0, open_high=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: beta: expected a number in [0.0, 1.0), received 1.0
+        >>> finite_float("beta", "0.5")
+        Traceback (most recent call last):
+        ...
+        TypeError: beta: expected a number, received '0.5'
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a number, received {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: expected a finite number, received {value!r}")
+    too_low = low is not None and (number <= low if open_low else number < low)
+    too_high = high is not None and (number >= high if open_high else number > high)
+    if too_low or too_high:
+        raise ValueError(
+            f"{name}: expected a number in {_interval(low, high, open_low, open_high)}, "
+            f"received {value!r}"
+        )
+    return number
+
+
+def probability(name: str, value: object) -> float:
+    """``value`` as a float if it is a number in [0, 1].
+
+    Examples:
+        >>> probability("p", 0.5)
+        0.5
+        >>> probability("p", 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: p: expected a number in [0.0, 1.0], received 2
+    """
+    return finite_float(name, value, 0.0, 1.0)
+
+
+def one_of(name: str, value: T, options: Sequence[T]) -> T:
+    """``value`` if it is one of ``options``, else a ``ValueError`` that lists them.
+
+    Examples:
+        >>> one_of("kind", "js", ("kl", "js"))
+        'js'
+        >>> one_of("kind", "l2", ("kl", "js"))
+        Traceback (most recent call last):
+        ...
+        ValueError: kind: expected one of ('kl', 'js'), received 'l2'
+    """
+    try:
+        known = value in options
+    except TypeError:  # an unhashable value against a set or dict of options
+        known = False
+    if not known:
+        raise ValueError(f"{name}: expected one of {tuple(options)}, received {value!r}")
+    return value
+
+
+def float_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
+    """``value`` if it is a floating-point tensor (with ``ndim`` dimensions when given).
+
+    Examples:
+        >>> float_tensor("logits", torch.zeros(2, 3), ndim=2).shape
+        torch.Size([2, 3])
+        >>> float_tensor("logits", torch.zeros(2, dtype=torch.long))
+        Traceback (most recent call last):
+        ...
+        TypeError: logits: expected a floating-point tensor, received a tensor of dtype torch.int64
+    """
+    value = _tensor(name, value, "a floating-point tensor", ndim)
+    if not value.is_floating_point():
+        raise TypeError(
+            f"{name}: expected a floating-point tensor, received a tensor of dtype {value.dtype}"
+        )
+    return value
+
+
+def int_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
+    """``value`` if it is an integer (not bool) tensor (with ``ndim`` dimensions when given).
+
+    Examples:
+        >>> int_tensor("labels", torch.tensor([1, 2]), ndim=1).tolist()
+        [1, 2]
+        >>> int_tensor("labels", torch.tensor([0.5]))
+        Traceback (most recent call last):
+        ...
+        TypeError: labels: expected an integer tensor, received a tensor of dtype torch.float32
+    """
+    value = _tensor(name, value, "an integer tensor", ndim)
+    if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+        raise TypeError(
+            f"{name}: expected an integer tensor, received a tensor of dtype {value.dtype}"
+        )
+    return value
+
+
+def finite_tensor(name: str, value: Tensor) -> Tensor:
+    """``value`` if every entry is finite (reads one flag back from the device), else a
+    ``ValueError`` that gives the first bad entry.
+
+    Examples:
+        >>> finite_tensor("angle", torch.tensor([1.0, 2.0])).tolist()
+        [1.0, 2.0]
+        >>> finite_tensor("angle", torch.tensor([1.0, float("inf")]))
+        Traceback (most recent call last):
+        ...
+        ValueError: angle: expected finite values, received inf
+    """
+    if value.is_floating_point() or value.is_complex():
+        finite = torch.isfinite(value)
+        if not bool(finite.all()):
+            bad = value[~finite].flatten()[0].item()
+            raise ValueError(f"{name}: expected finite values, received {bad}")
+    return value
+
+
+def _tensor(name: str, value: object, expected: str, ndim: int | None) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}: expected {expected}, received {type(value).__name__}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(
+            f"{name}: expected {expected} with {ndim} dimensions, "
+            f"received shape {tuple(value.shape)}"
+        )
+    return value
+
+
+def _interval(low: float | None, high: float | None, open_low: bool, open_high: bool) -> str:
+    left = "(" if open_low or low is None else "["
+    right = ")" if open_high or high is None else "]"
+    start = -math.inf if low is None else float(low)
+    end = math.inf if high is None else float(high)
+    return f"{left}{start}, {end}{right}"
