@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from invtransfer._validation import finite_float
+
 Range = tuple[float, float]
 
 
@@ -37,9 +39,7 @@ def as_range(
         value = (around - value, around + value)
     if not (isinstance(value, Sequence) and len(value) == 2):
         raise TypeError(f"{name}: expected a number or a (low, high) pair, received {value!r}")
-    low, high = float(value[0]), float(value[1])
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"{name}: expected finite bounds, received ({low}, {high})")
+    low, high = (_bound(name, bound) for bound in value)
     if low > high:
         raise ValueError(f"{name}: expected low <= high, received reversed range ({low}, {high})")
     if low < bounds[0] or high > bounds[1]:
@@ -50,13 +50,22 @@ def as_range(
 
 
 def as_number(name: str, value: float, bounds: Range = (-math.inf, math.inf)) -> float:
-    """Check that ``value`` is a real number inside ``bounds`` (a probability: ``(0, 1)``)."""
+    """Check that ``value`` is a finite real number inside ``bounds`` (a probability:
+    ``(0, 1)``).
+
+    Examples:
+        >>> as_number("p", 0.5, (0.0, 1.0))
+        0.5
+    """
+    return finite_float(name, value, *bounds)
+
+
+def _bound(name: str, value: object) -> float:
+    """One end of a range: a finite number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a number, received {value!r}")
-    if not bounds[0] <= value <= bounds[1]:
-        raise ValueError(
-            f"{name}: expected a number in [{bounds[0]}, {bounds[1]}], received {value!r}"
-        )
+        raise TypeError(f"{name}: expected a (low, high) pair of numbers, received {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected finite bounds, received {value!r}")
     return float(value)
 
 

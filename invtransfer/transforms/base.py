@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from invtransfer._images import ImageBatch
+from invtransfer._validation import finite_tensor
 from invtransfer.transforms.params import Params
 
 __all__ = ["TransformFamily", "Views"]
@@ -94,6 +95,17 @@ class TransformFamily(nn.Module):
 
         Called with a function and no parameters, this is ``nn.Module.apply``, so that
         ``model.apply(init_weights)`` still works on a model that contains a family.
+
+        Raises:
+            ValueError: a parameter is NaN or infinite (``params.angle: expected finite
+                values, received nan``), or ``params`` has not one row per image.
+
+        Examples:
+            >>> from invtransfer.transforms import Rotation
+            >>> Rotation(30).apply(torch.rand(1, 1, 8, 8), Params(angle=torch.tensor([torch.nan])))
+            Traceback (most recent call last):
+            ...
+            ValueError: params.angle: expected finite values, received nan
         """
         if params is None and callable(x):
             return super().apply(x)
@@ -187,6 +199,8 @@ class TransformFamily(nn.Module):
             raise ValueError(
                 f"params: expected parameters for {len(x)} images, received {len(params)}"
             )
+        for name, field in params.to_dict().items():
+            finite_tensor(f"params.{name}", field)
         return params.to(x.device)
 
 

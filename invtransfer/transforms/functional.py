@@ -10,15 +10,16 @@ one parameter per image: a tensor of shape ``(N,)``, or ``(N, 2)`` for a pair su
 translation, or a Python number (a pair of numbers) that applies to every image. Row ``i`` of
 a parameter acts on image ``i`` only, and the whole batch is one call.
 
-Kernels are the cheap layer. They check shapes and dtypes but never read a value back to
-the host (only `dilate_or_erode` must, for its kernel sizes), so they trace under
-``torch.compile`` without graph breaks. They do not convert dtypes, do not check the value
-range (a float image outside [0, 1] goes through unchecked), and do not clamp their results,
-so a factor above 1 can move values outside [0, 1]: clamp before a kernel that needs [0, 1]
-(``adjust_gamma`` of a negative value is NaN), or at the end of a chain. The families are
-the validated entry point: they accept ``uint8`` and single images, reject out-of-range
-floats, clamp, and give back the dtype they were given. Every kernel returns a new tensor
-and leaves its input unchanged.
+Kernels are the cheap layer. They check shapes and dtypes, and that parameters given as
+Python numbers are finite, but never read a tensor's values back to the host (only
+`dilate_or_erode` must, for its kernel sizes), so they trace under ``torch.compile`` without
+graph breaks: a NaN in a parameter tensor gives NaN pixels (the families' ``apply`` refuses
+it). They do not convert dtypes, do not check the value range (a float image outside [0, 1]
+goes through unchecked), and do not clamp their results, so a factor above 1 can move values
+outside [0, 1]: clamp before a kernel that needs [0, 1] (``adjust_gamma`` of a negative
+value is NaN), or at the end of a chain. The families are the validated entry point: they
+accept ``uint8`` and single images, reject out-of-range floats, clamp, and give back the
+dtype they were given. Every kernel returns a new tensor and leaves its input unchanged.
 
 Examples:
     >>> import torch
@@ -32,12 +33,14 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from typing import Literal, cast
 
 import torch
 import torch.nn.functional as nnf
 from torch import Tensor
 
+from invtransfer._validation import non_negative_int, one_of
 from invtransfer.transforms._ranges import as_number
 
 __all__ = [
@@ -398,18 +401,12 @@ def dilate_or_erode(x: Tensor, size: Tensor | int, dilate: Tensor | bool) -> Ten
 
 def _check_interpolation(interpolation: object) -> str:
     """Return ``interpolation`` if ``grid_sample`` supports it, else raise ``ValueError``."""
-    if interpolation not in _INTERPOLATIONS:
-        raise ValueError(
-            f"interpolation: expected one of {_INTERPOLATIONS}, received {interpolation!r}"
-        )
-    return str(interpolation)
+    return str(one_of("interpolation", interpolation, _INTERPOLATIONS))
 
 
 def _check_padding(padding: object) -> int:
     """Return ``padding`` if it is an int >= 0, else raise ``ValueError``."""
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding: expected an int >= 0, received {padding!r}")
-    return padding
+    return non_negative_int("padding", padding)
 
 
 def _check_kernel_size(kernel_size: object) -> int:
@@ -468,6 +465,8 @@ def _per_sample(
         raise TypeError(
             f"{name}: expected a tensor of shape {shape} or {scalar}, received {value!r}"
         )
+    if kind == "real" and not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name}: expected finite values, received {value!r}")
     dtype = {"real": x.dtype, "int": torch.long, "bool": torch.bool}[kind]
     # Filled on the device, not copied from the host.
     columns = [torch.full((len(x),), cast(float, v), dtype=dtype, device=x.device) for v in values]
