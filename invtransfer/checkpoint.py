@@ -11,15 +11,25 @@ classifier loop, yours):
   files (everything else), written by `write_folder` and read by `read_tensors`, `read_json`
   and `load_module`.
 
-A folder is written under a temporary, hidden name beside its target and renamed into place
-only when every file is on disk, so a killed process leaves either the old folder or the new
-one, never half of one. Reading parses only safetensors and JSON; a file that is a pickle (or
-anything else) is refused before a byte of it is interpreted.
+A folder is written under a temporary, hidden name beside its target and swapped into place
+only when every file is on disk, with one atomic exchange of the two folders (Linux's
+``renameat2(RENAME_EXCHANGE)``), so a killed process leaves either the old folder or the new
+one at the target, never half of one and never none. (Where the exchange is not available, two
+renames are made and the old folder waits in a hidden ``.NAME.old-*`` folder between them.)
+Reading parses only safetensors and JSON; a file that is a pickle (or anything else) is
+refused before a byte of it is interpreted, and what is read back is checked: weights must be
+finite and of the module's dtype, optimizer and schedule settings must be those of the caller
+(a saved ``base_lrs: [1e6]`` is refused), counters may be bounded (`Checkpoints.load`).
+A checkpoints folder that is a symbolic link is refused, and pruning deletes only folders
+holding nothing but the files this module writes.
 """
 
 from __future__ import annotations
 
+import copy
+import ctypes
 import json
+import logging
 import math
 import os
 import re
@@ -29,6 +39,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
@@ -47,6 +58,8 @@ __all__ = [
     "read_tensors",
     "write_folder",
 ]
+
+log = logging.getLogger(__name__)
 
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # a raw pickle, or torch.save's zip archive
 _MARKERS = ("__tensor__", "__dict__", "__float__")  # JSON for what JSON cannot say itself
@@ -195,9 +208,28 @@ class Checkpoints:
         prune_numbered(self.folder, self.stem, self.keep, [self.path(s).name for s in self.spare])
         return target
 
-    def read_state(self, path: str | Path) -> dict[str, Any]:
+    def step_of(self, path: str | Path) -> int:
+        """The step in the name of the checkpoint folder ``path`` (``epoch-0012``: 12).
+
+        Examples:
+            >>> Checkpoints("runs/a/checkpoints", "epoch", digits=4).step_of("x/epoch-0012")
+            12
+        """
+        match = re.match(rf"^{re.escape(self.stem)}-(\d+)$", Path(path).name)
+        if match is None:
+            raise ValueError(
+                f"path: expected a checkpoint folder named {self.stem}-NNNN, received {str(path)!r}"
+            )
+        return int(match.group(1))
+
+    def read_state(
+        self, path: str | Path, bounds: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, Any]:
         """The ``state`` saved in the checkpoint ``path``, without loading anything else (to
         check that a run may resume from it before `load`).
+
+        ``bounds`` maps state keys to the inclusive range ``(low, high)`` their int must lie
+        in (``{"epoch": (0, epochs)}``); a value out of range, or missing, is refused.
 
         Examples:
             >>> import tempfile, torch
@@ -205,8 +237,22 @@ class Checkpoints:
             >>> path = checkpoints.save(1, {}, state={"counts": {3: 7}, "best": float("inf")})
             >>> checkpoints.read_state(path)
             {'counts': {3: 7}, 'best': inf}
+            >>> path = checkpoints.save(2, {}, state={"epoch": 1000000000})
+            >>> checkpoints.read_state(path, bounds={"epoch": (0, 30)})
+            Traceback (most recent call last):
+            ...
+            ValueError: .../iter-0000002/training.json: expected epoch an int in [0, 30],
+            received 1000000000
         """
-        return _state_of(read_json(path, _TRAINING))
+        state = _state_of(read_json(path, _TRAINING))
+        for key, (low, high) in (bounds or {}).items():
+            value = state.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(
+                    f"{Path(path) / f'{_TRAINING}.json'}: expected {key} an int in "
+                    f"[{low}, {high}], received {value!r}"
+                )
+        return state
 
     def load(
         self,
@@ -214,14 +260,19 @@ class Checkpoints:
         modules: Mapping[str, nn.Module],
         optimizers: Mapping[str, Optimizer] | None = None,
         schedulers: Mapping[str, Any] | None = None,
+        bounds: Mapping[str, tuple[int, int]] | None = None,
     ) -> dict[str, Any]:
         """Restore the checkpoint ``path`` (of this run or another) into ``modules``,
-        ``optimizers`` and ``schedulers``, named as they were saved; return its ``state``.
+        ``optimizers`` and ``schedulers``, named as they were saved; return its ``state``
+        (with ``bounds`` checked, as `read_state` does).
 
         Every file is read and checked before anything is loaded: a missing, corrupt or
         pickled file, a module, optimizer or scheduler the checkpoint has and you did not
-        pass (or the reverse), a missing, extra or misshapen tensor and an optimizer with
-        other parameter groups are errors that name them.
+        pass (or the reverse), a missing, extra or misshapen tensor, a weight of another
+        dtype or not finite, an optimizer with other parameter groups or other settings
+        than yours (any but the learning rate), and a learning-rate schedule with other
+        base rates, or whose rate is not the one its formula gives at its step, are errors
+        that name them.
 
         Examples:
             >>> import tempfile, torch
@@ -234,6 +285,7 @@ class Checkpoints:
             shape (1, 2), the model needs (1, 3)
         """
         optimizers, schedulers = dict(optimizers or {}), dict(schedulers or {})
+        state = self.read_state(path, bounds)
         training = read_json(path, _TRAINING)
         module_states = {name: read_tensors(path, name) for name in modules}
         saved = {p.stem for p in Path(path).glob("*.safetensors")} - {_OPTIMIZERS}
@@ -243,13 +295,18 @@ class Checkpoints:
         for name, module in modules.items():
             _check_module_state(module, module_states[name], Path(path) / f"{name}.safetensors")
         optimizer_states = _optimizer_states(path, training.get(_OPTIMIZERS, {}), optimizers)
+        scheduler_states = {
+            name: _scheduler_state(path, name, scheduler, _decode(training["schedulers"][name], {}))
+            for name, scheduler in schedulers.items()
+        }
+        _check_rates(path, schedulers, scheduler_states, optimizers, optimizer_states)
         for name, module in modules.items():
             module.load_state_dict(module_states[name])
         for name, optimizer in optimizers.items():
             optimizer.load_state_dict(optimizer_states[name])
         for name, scheduler in schedulers.items():
-            scheduler.load_state_dict(_decode(training["schedulers"][name], {}))
-        return _state_of(training)
+            scheduler.load_state_dict(scheduler_states[name])
+        return state
 
     def fork(self, source: str | Path) -> Path:
         """Copy the checkpoint ``source`` of another run (same stem) into this run, which has
@@ -345,7 +402,10 @@ def latest_numbered(folder: str | Path, stem: str) -> Path | None:
 
 def prune_numbered(folder: str | Path, stem: str, keep: int, spare: Collection[str] = ()) -> None:
     """Delete all but the newest ``keep`` ``folder/STEM-NNNN`` (and those named in ``spare``),
-    and any hidden partial or retired folders a killed process left behind.
+    and any hidden partial or retired folders a killed process left behind. Only folders that
+    hold nothing but ``.json`` and ``.safetensors`` files (what `write_folder` writes) are
+    deleted; anything else is left, with a warning, and a ``folder`` that is a symbolic link
+    is refused.
 
     Examples:
         >>> import tempfile
@@ -358,11 +418,25 @@ def prune_numbered(folder: str | Path, stem: str, keep: int, spare: Collection[s
     """
     check_positive_ints(keep=keep)
     folder = Path(folder)
-    for old in _numbered(folder, stem)[:-keep]:
-        if old.name not in spare:
+    leftovers = (*folder.glob(f".{stem}-*.partial-*"), *folder.glob(f".{stem}-*.old-*"))
+    for old in [p for p in _numbered(folder, stem)[:-keep] if p.name not in spare] + [*leftovers]:
+        if _written_here(old):
             shutil.rmtree(old)
-    for leftover in (*folder.glob(f".{stem}-*.partial-*"), *folder.glob(f".{stem}-*.old-*")):
-        shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            log.warning("%s: not deleted, it holds files this library does not write", old)
+
+
+def _written_here(folder: Path) -> bool:
+    """Whether ``folder`` (not a link) holds only folders and ``.json``/``.safetensors``
+    files, none of them links: what `write_folder` leaves, whole or half-written."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            entry = Path(parent) / name
+            if entry.is_symlink() or (name in files and _foreign([entry])):
+                return False
+    return True
 
 
 def read_tensors(folder: str | Path, name: str) -> dict[str, Tensor]:
@@ -396,7 +470,8 @@ def read_tensors(folder: str | Path, name: str) -> dict[str, Tensor]:
 
 
 def read_json(folder: str | Path, name: str) -> Any:
-    """The parsed ``folder/NAME.json``, with a clear error if it is missing or corrupt.
+    """The parsed ``folder/NAME.json``, with a clear error if it is missing, corrupt or nested
+    too deeply to parse.
 
     Examples:
         >>> import tempfile
@@ -410,6 +485,11 @@ def read_json(folder: str | Path, name: str) -> Any:
         return json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON (corrupt or truncated): {error}") from None
+    except RecursionError:
+        raise ValueError(
+            f"{path}: expected a JSON document of a checkpoint, received one nested too "
+            f"deeply to parse"
+        ) from None
 
 
 def load_module(module: nn.Module, folder: str | Path, name: str) -> None:
@@ -541,11 +621,26 @@ def _check_module_state(module: nn.Module, state: Mapping[str, Tensor], path: Pa
         for key, value in expected.items()
         if key in state and state[key].shape != value.shape
     ]
+    problems += [
+        f"{key} has dtype {state[key].dtype}, the model needs {value.dtype}"
+        for key, value in expected.items()
+        if key in state and state[key].dtype != value.dtype
+    ]
+    problems += [f"{key} is not finite (NaN or infinite values)" for key in _not_finite(state)]
     if problems:
         raise ValueError(
             f"{path} does not match this {type(module).__name__} "
             f"(was it saved with another config?): {'; '.join(problems[:5])}"
         )
+
+
+def _not_finite(tensors: Mapping[str, Tensor]) -> list[str]:
+    """The keys of the floating-point tensors holding NaN or infinite values."""
+    return [
+        key
+        for key, value in tensors.items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
 
 
 def _check_names(
@@ -593,7 +688,104 @@ def _optimizer_states(
                 f"{path}: optimizer {name!r} has parameter groups of sizes {ours}, the "
                 f"checkpoint's has {theirs}"
             )
+        _check_optimizer_settings(path, name, optimizer, states[name]["param_groups"])
+        if bad := _not_finite(own):
+            raise ValueError(f"{path}: optimizer {name!r} holds state that is not finite: {bad}")
     return states
+
+
+def _check_optimizer_settings(
+    path: str | Path, name: str, optimizer: Optimizer, saved: list[dict[str, Any]]
+) -> None:
+    """The saved parameter groups have the caller's settings (all but the learning rate,
+    which a schedule moves: that one must be a finite number >= 0)."""
+    for index, (group, theirs) in enumerate(zip(optimizer.param_groups, saved, strict=True)):
+        lr = theirs.get("lr")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < math.inf:
+            raise ValueError(
+                f"{path}: optimizer {name!r} group {index}: expected lr a finite number >= 0, "
+                f"received {lr!r}"
+            )
+        differ = sorted(
+            key
+            for key in {*group, *theirs} - {"params", "lr"}
+            if _as_saved(group.get(key)) != theirs.get(key)
+        )
+        if differ:
+            changes = ", ".join(
+                f"{k}: saved {theirs.get(k)!r}, yours {group.get(k)!r}" for k in differ
+            )
+            raise ValueError(
+                f"{path}: optimizer {name!r} group {index} was saved with other settings "
+                f"({changes})"
+            )
+
+
+def _as_saved(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    return [_as_saved(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _scheduler_state(path: str | Path, name: str, scheduler: Any, saved: Any) -> Any:
+    """A learning-rate schedule's saved state, refused unless its base rates are the
+    schedule's own and its step is an int >= 0 (other schedulers' states pass as saved)."""
+    if not isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+        return saved
+    step = saved.get("last_epoch") if isinstance(saved, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(
+            f"{path}: schedule {name!r}: expected last_epoch an int >= 0, received {step!r}"
+        )
+    if hasattr(scheduler, "base_lrs") and saved.get("base_lrs") != scheduler.base_lrs:
+        raise ValueError(
+            f"{path}: schedule {name!r}: expected the base learning rates "
+            f"{scheduler.base_lrs} of your optimizer, received {saved.get('base_lrs')!r}"
+        )
+    return saved
+
+
+def _check_rates(
+    path: str | Path,
+    schedulers: Mapping[str, Any],
+    scheduler_states: Mapping[str, Any],
+    optimizers: Mapping[str, Optimizer],
+    optimizer_states: Mapping[str, dict],
+) -> None:
+    """Where a schedule's rate has a closed form (``LambdaLR``, ``StepLR``, ...), the
+    optimizer's saved rates must be the ones it gives at the saved step."""
+    for name, scheduler in schedulers.items():
+        expected = _closed_form_rates(scheduler, scheduler_states[name])
+        owner = next(
+            (o for o, opt in optimizers.items() if opt is getattr(scheduler, "optimizer", None)),
+            None,
+        )
+        if expected is None or owner is None:
+            continue
+        saved = [group["lr"] for group in optimizer_states[owner]["param_groups"]]
+        if not all(
+            math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+            for a, b in zip(saved, expected, strict=True)
+        ):
+            raise ValueError(
+                f"{path}: optimizer {owner!r} was saved with learning rates {saved}; schedule "
+                f"{name!r} gives {expected} at its step {scheduler_states[name]['last_epoch']}"
+            )
+
+
+def _closed_form_rates(scheduler: Any, state: Any) -> list[float] | None:
+    """The rates ``scheduler`` gives at the step saved in ``state``, if it has a formula."""
+    if not isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+        return None
+    step = state["last_epoch"]
+    if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+        return [
+            rate * f(step) for f, rate in zip(scheduler.lr_lambdas, scheduler.base_lrs, strict=True)
+        ]
+    if hasattr(scheduler, "_get_closed_form_lr"):
+        probe = copy.copy(scheduler)
+        probe.last_epoch = step
+        return list(probe._get_closed_form_lr())
+    return None
 
 
 def _state_of(training: Mapping[str, Any]) -> dict[str, Any]:
@@ -623,11 +815,26 @@ def _check_step(name: str, step: Any) -> None:
 
 
 def _numbered(folder: Path, stem: str) -> list[Path]:
+    """The numbered folders in ``folder`` (not links), by number; a linked ``folder`` is
+    refused."""
+    _not_linked(folder)
     if not folder.is_dir():
         return []
     pattern = re.compile(rf"^{re.escape(stem)}-(\d+)$")
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := pattern.match(p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in folder.iterdir()
+        if (m := pattern.match(p.name)) and not p.is_symlink()
+    ]
     return [path for _, path in sorted(found)]
+
+
+def _not_linked(folder: Path) -> None:
+    if folder.is_symlink():
+        raise ValueError(
+            f"{folder}: expected a checkpoints folder, found a symbolic link; refusing to read, "
+            f"write or delete through it (remove the link)"
+        )
 
 
 def _existing(folder: str | Path, filename: str) -> Path:
@@ -648,6 +855,8 @@ def _foreign(files: Iterable[Path]) -> list[str]:
 
 def _write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
     """Let ``fill`` write a hidden staging folder beside ``target``, then swap it into place."""
+    _not_linked(target.parent)
+    _not_linked(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
@@ -668,13 +877,30 @@ def _swap_into_place(staging: Path, target: Path) -> None:
                 f".safetensors files), found {foreign if target.is_dir() else 'a file'}; "
                 f"refusing to replace it"
             )
-        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, retired / target.name)
-        os.replace(staging, target)
-        shutil.rmtree(retired)
+        if _exchange(staging, target):  # the old folder now has the staging name
+            shutil.rmtree(staging)
+        else:
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(retired)
     else:
         os.replace(staging, target)
     _fsync(target.parent)
+
+
+_RENAME_EXCHANGE, _AT_FDCWD = 2, -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one atomic step (Linux's ``renameat2(RENAME_EXCHANGE)``); False
+    where the system or the file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    names = os.fsencode(first), os.fsencode(second)
+    return renameat2(_AT_FDCWD, names[0], _AT_FDCWD, names[1], _RENAME_EXCHANGE) == 0
 
 
 def _fsync(path: Path) -> None:
