@@ -109,7 +109,7 @@ def test_bad_schedules_are_refused(kwargs, message):
 
 def test_a_config_round_trips_through_plain_data_and_toml(tmp_path):
     config = ExperimentConfig().with_overrides(
-        ['data.recipe="mnist_lt"', "data.options={ max_count = 100 }", "train.milestones=[3, 4]"]
+        ['data.recipe="mnist_lt"', "data.options={ max_count = 100 }", "train.milestones=[6, 7]"]
     )
     assert ExperimentConfig.from_dict(config.to_dict()) == config
     path = tmp_path / "experiment.toml"
