@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "boolean",
     "check_positive_ints",
     "finite_float",
     "finite_tensor",
@@ -75,19 +76,34 @@ def non_negative_int(name: str, value: object) -> int:
 
 
 def seed(name: str, value: object) -> int:
-    """``value`` if it is a seed: an int >= 0 (a bool is not). The message names the seed
-    argument, not the keys it is later hashed with.
+    """``value`` if it is a seed: an int >= 0 (a bool is not). Check a seed with this where
+    the caller passes it, so that the message names that argument rather than the keys it is
+    later hashed with (`invtransfer._seeding.derive_seed`).
 
     Examples:
         >>> seed("seed", 7)
         7
-        >>> seed("seed", -1)
+        >>> seed("seed", None)
         Traceback (most recent call last):
         ...
-        ValueError: seed: expected a non-negative int seed, received -1
+        ValueError: seed: expected an int >= 0, received None
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name}: expected a non-negative int seed, received {value!r}")
+    return non_negative_int(name, value)
+
+
+def boolean(name: str, value: object) -> bool:
+    """``value`` if it is a bool (not 0 or 1, not a string), else a ``TypeError``.
+
+    Examples:
+        >>> boolean("drop_last", True)
+        True
+        >>> boolean("drop_last", "no")
+        Traceback (most recent call last):
+        ...
+        TypeError: drop_last: expected a bool, received 'no'
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, received {value!r}")
     return value
 
 

@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler
 
 from invtransfer._distributed import rank_and_world
+from invtransfer._validation import positive_int
 
 __all__ = ["Shard", "resharding_wrapper", "resolve_replicas"]
 
@@ -38,8 +39,7 @@ def resolve_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, i
     group_rank, group_world = rank_and_world()
     num_replicas = group_world if num_replicas is None else num_replicas
     rank = group_rank if rank is None else rank
-    if isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1:
-        raise ValueError(f"num_replicas: expected an int >= 1, received {num_replicas!r}")
+    positive_int("num_replicas", num_replicas)
     if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < num_replicas:
         raise ValueError(
             f"rank: expected an int in [0, num_replicas={num_replicas}), received {rank!r}"

@@ -20,13 +20,14 @@ from __future__ import annotations
 import operator
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from invtransfer import _validation as validate
 from invtransfer._seeding import generator_for
 from invtransfer.labels import check_class_counts, class_counts, resolve_labels
 from invtransfer.sampling.distributed import Shard, resharding_wrapper, resolve_replicas
@@ -56,10 +57,9 @@ class _ShardedSampler(Sampler):
     def __init__(
         self, seed: int, num_replicas: int | None, rank: int | None, drop_last: bool, infinite: bool
     ) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed: expected an int >= 0, received {seed!r}")
-        if not isinstance(infinite, bool):
-            raise TypeError(f"infinite: expected a bool, received {infinite!r}")
+        validate.seed("seed", seed)
+        validate.boolean("drop_last", drop_last)
+        validate.boolean("infinite", infinite)
         resolve_replicas(num_replicas, rank)  # given values are checked now, the group's later
         self.seed = seed
         self._replicas = (num_replicas, rank)
@@ -101,7 +101,7 @@ class _ShardedSampler(Sampler):
         every epoch start (Lightning, Accelerate) leave a position restored by
         ``load_state_dict`` in place, and an infinite stream where it is.
         """
-        _check_epoch(epoch, "epoch")
+        validate.non_negative_int("epoch", epoch)
         self._warn_if_sharded_again(sys._getframe(1).f_locals.get("self"))
         if epoch != self._start_epoch:
             self._start_epoch, self._resume_at = epoch, None
@@ -120,10 +120,12 @@ class _ShardedSampler(Sampler):
         """Resume: the next iteration continues the stream of epoch ``state["epoch"]`` after
         ``state["position"]`` indices, rolling over into later epochs if infinite (later
         iterations start again from the beginning of that epoch)."""
-        epoch, position = state["epoch"], state["position"]
-        _check_epoch(epoch, "state['epoch']")
-        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise ValueError(f"state['position']: expected an int >= 0, received {position!r}")
+        if not isinstance(state, Mapping) or not {"epoch", "position"} <= state.keys():
+            raise TypeError(
+                f"state: expected a state_dict with 'epoch' and 'position', received {state!r}"
+            )
+        epoch = validate.non_negative_int("state['epoch']", state["epoch"])
+        position = validate.non_negative_int("state['position']", state["position"])
         self._start_epoch = epoch
         self._enter(epoch, skipped=0)
         while self.infinite and position - self._skipped > self.num_samples:
@@ -307,11 +309,11 @@ class ClassBalancedSampler(_ShardedSampler):
         super().__init__(seed, num_replicas, rank, drop_last, infinite)
         self.class_counts, self._order = _group_by_class(dataset_or_labels)
         self._starts = self.class_counts.cumsum(0) - self.class_counts
-        self.beta = beta
-        if beta is not None and not 0 <= beta < 1:
-            raise ValueError(f"beta: expected a number in [0, 1), received {beta!r}")
+        self.beta = (
+            None if beta is None else validate.finite_float("beta", beta, 0, 1, open_high=True)
+        )
         self.schedule = as_schedule(schedule, "schedule")
-        self.power = float(power)
+        self.power = validate.finite_float("power", power)
         self._epoch_length = _epoch_length(epoch_length, self.class_counts)
         self._ready()
 
@@ -404,11 +406,9 @@ class RepeatFactorSampler(_ShardedSampler):
         infinite: bool = False,
     ) -> None:
         super().__init__(seed, num_replicas, rank, drop_last, infinite)
-        if not 0 < threshold <= 1:
-            raise ValueError(f"threshold: expected a frequency in (0, 1], received {threshold!r}")
-        if rounding not in ("stochastic", "ceil"):
-            raise ValueError(f"rounding: expected 'stochastic' or 'ceil', received {rounding!r}")
-        self.rounding = rounding
+        validate.finite_float("threshold", threshold, 0, 1, open_low=True)
+        self.rounding = validate.one_of("rounding", rounding, ("stochastic", "ceil"))
+        validate.boolean("sqrt", sqrt)
         images, labels, num_images = _image_label_pairs(dataset_or_labels)
         frequency = torch.bincount(labels).to(torch.float64) / num_images
         ratio = (threshold / frequency).clamp_min(1)  # empty classes: infinite, never used
@@ -486,8 +486,7 @@ class BalancedBatchSampler(_ShardedSampler):
             ("classes_per_batch", classes_per_batch, len(self.class_counts)),
             ("samples_per_class", samples_per_class, None),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected an int >= 1, received {value!r}")
+            validate.positive_int(name, value)
             if limit is not None and value > limit:
                 raise ValueError(
                     f"{name}: expected at most {limit} (the classes), received {value}"
@@ -576,11 +575,6 @@ def _image_label_pairs(source: Any) -> tuple[Tensor, Tensor, int]:
         return images, resolve_labels(labels=labels), len(source)
     labels = _labels(source)
     return torch.arange(len(labels)), labels, len(labels)
-
-
-def _check_epoch(epoch: Any, name: str) -> None:
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"{name}: expected an int >= 0, received {epoch!r}")
 
 
 def _epoch_length(value: int | str, counts: Tensor, name: str = "epoch_length") -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from invtransfer._validation import finite_float, non_negative_int
+
 __all__ = ["Constant", "Cosine", "Deferred", "Linear", "Schedule"]
 
 
@@ -31,7 +33,7 @@ class Constant(Schedule):
     """
 
     def __init__(self, value: float) -> None:
-        self.value = float(value)
+        self.value = finite_float("value", value)
 
     def __call__(self, epoch: int) -> float:
         _check_epoch(epoch)
@@ -50,7 +52,9 @@ class Deferred(Schedule):
 
     def __init__(self, start_epoch: int, before: float, after: float) -> None:
         _check_epoch(start_epoch, "start_epoch")
-        self.start_epoch, self.before, self.after = start_epoch, float(before), float(after)
+        self.start_epoch = start_epoch
+        self.before = finite_float("before", before)
+        self.after = finite_float("after", after)
 
     def __call__(self, epoch: int) -> float:
         _check_epoch(epoch)
@@ -62,12 +66,16 @@ class _Ramp(Schedule):
 
     def __init__(self, start_epoch: int, end_epoch: int, start: float, end: float) -> None:
         _check_epoch(start_epoch, "start_epoch")
-        if not (isinstance(end_epoch, int) and end_epoch > start_epoch):
+        if (
+            isinstance(end_epoch, bool)
+            or not isinstance(end_epoch, int)
+            or end_epoch <= start_epoch
+        ):
             raise ValueError(
                 f"end_epoch: expected an int > start_epoch ({start_epoch}), received {end_epoch!r}"
             )
         self.start_epoch, self.end_epoch = start_epoch, end_epoch
-        self.start, self.end = float(start), float(end)
+        self.start, self.end = finite_float("start", start), finite_float("end", end)
 
     def __call__(self, epoch: int) -> float:
         _check_epoch(epoch)
@@ -109,9 +117,8 @@ def as_schedule(value: float | Schedule | None, name: str) -> Schedule | None:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name}: expected a number or a Schedule, received {value!r}")
-    return Constant(value)
+    return Constant(finite_float(name, value))
 
 
 def _check_epoch(epoch: object, name: str = "epoch") -> None:
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"{name}: expected an int >= 0, received {epoch!r}")
+    non_negative_int(name, epoch)

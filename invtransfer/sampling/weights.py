@@ -7,12 +7,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from invtransfer._validation import finite_float, one_of
 from invtransfer.labels import check_class_counts
 
 __all__ = ["METHODS", "class_weights"]
 
 METHODS = ("inverse", "inverse_sqrt", "effective_number")
 """The weighting methods `class_weights` knows."""
+
+_NORMALIZATIONS = ("num_classes", "mean_sample", None)
 
 
 def class_weights(
@@ -40,22 +43,17 @@ def class_weights(
         [0.0270270..., 0.270270..., 2.702702...]
     """
     counts = check_class_counts(counts).to(torch.float64)
+    one_of("method", method, METHODS)
+    one_of("normalize", normalize, _NORMALIZATIONS)
     if method == "inverse":
         weights = 1 / counts
-    elif method == "inverse_sqrt":
-        weights = counts.rsqrt()
     elif method == "effective_number":
-        if not 0 <= beta < 1:
-            raise ValueError(f"beta: expected a number in [0, 1), received {beta!r}")
+        finite_float("beta", beta, 0, 1, open_high=True)
         weights = (1 - beta) / (1 - torch.pow(beta, counts))
-    else:
-        raise ValueError(f"method: expected one of {METHODS}, received {method!r}")
+    else:  # "inverse_sqrt"
+        weights = counts.rsqrt()
     if normalize == "num_classes":
         weights = weights * (len(weights) / weights.sum())
     elif normalize == "mean_sample":
         weights = weights * (counts.sum() / (weights * counts).sum())
-    elif normalize is not None:
-        raise ValueError(
-            f"normalize: expected 'num_classes', 'mean_sample' or None, received {normalize!r}"
-        )
     return weights.to(torch.float32)
