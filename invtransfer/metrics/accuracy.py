@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from invtransfer._validation import finite_tensor
 from invtransfer.labels import SHOT_GROUPS, check_class_counts, shot_groups
 
 __all__ = [
@@ -200,6 +201,7 @@ def _prepare(
 
 def _predicted_labels(values: Tensor, num_classes: int | None) -> tuple[Tensor, int | None]:
     if values.ndim == 2:
+        finite_tensor("predictions_or_logits", values)
         if values.shape[1] < 1 or (num_classes is not None and values.shape[1] != num_classes):
             expected = "C >= 1" if num_classes is None else f"C = num_classes = {num_classes}"
             raise ValueError(

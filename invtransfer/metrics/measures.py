@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from invtransfer._validation import finite_float, finite_tensor, float_tensor, one_of
+
 __all__ = [
     "DIVERGENCES",
     "consistency",
@@ -37,17 +39,16 @@ def divergence(clean_logits: Tensor, transformed_logits: Tensor, kind: str = "kl
         >>> bool(divergence(same, same.flip(1), "js") <= torch.log(torch.tensor(2.0)))
         True
     """
+    one_of("kind", kind, DIVERGENCES)
     clean, transformed = _paired_log_probs(clean_logits, transformed_logits)
     if kind == "kl":
         return _kl(clean, transformed)
     if kind == "symmetric_kl":
         return (_kl(clean, transformed) + _kl(transformed, clean)) / 2
-    if kind == "js":
-        middle = torch.logsumexp(torch.stack([clean, transformed]), 0) - torch.log(
-            torch.tensor(2.0, dtype=clean.dtype, device=clean.device)
-        )
-        return (_kl(clean, middle) + _kl(transformed, middle)) / 2
-    raise ValueError(f"kind: expected one of {DIVERGENCES}, received {kind!r}")
+    middle = torch.logsumexp(torch.stack([clean, transformed]), 0) - torch.log(
+        torch.tensor(2.0, dtype=clean.dtype, device=clean.device)
+    )
+    return (_kl(clean, middle) + _kl(transformed, middle)) / 2  # "js"
 
 
 def ekld(clean_logits: Tensor, transformed_logits: Tensor) -> Tensor:
@@ -68,7 +69,7 @@ def consistency(clean_logits: Tensor, transformed_logits: Tensor) -> Tensor:
         >>> consistency(torch.tensor([[2.0, 1.0], [0.0, 1.0]]), torch.tensor([[5.0, 0.0]] * 2))
         tensor([1., 0.])
     """
-    _check_pairs(clean_logits, transformed_logits)
+    _check_pairs(clean_logits, transformed_logits, "logits")
     return (clean_logits.argmax(1) == transformed_logits.argmax(1)).to(torch.float32)
 
 
@@ -79,17 +80,27 @@ def feature_distance(
     ``scale``: by default the mean distance between the clean features of different images
     (rows paired with a fixed cyclic shift), so 1 means "as far apart as unrelated images".
 
+    Raises:
+        ValueError: a feature is NaN or infinite; ``scale`` is not finite and positive; or,
+            with the default scale, all clean rows are identical, so that unrelated images
+            are no distance apart and there is nothing to measure against (pass ``scale``).
+
     Examples:
         >>> features = torch.tensor([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]])
         >>> feature_distance(features, features).tolist()
         [0.0, 0.0, 0.0]
     """
-    _check_pairs(clean_features, transformed_features)
+    _check_pairs(clean_features, transformed_features, "features")
     clean, transformed = clean_features.flatten(1).float(), transformed_features.flatten(1).float()
     distance = (clean - transformed).norm(dim=1)
     if scale is None:
         scale = random_pair_distance(clean)
-    return distance / scale
+        if not bool(scale > 0):
+            raise ValueError(
+                "clean_features: expected rows that differ (their mean distance is the "
+                "default scale), received identical rows; pass scale"
+            )
+    return distance / _checked_scale(scale)
 
 
 def random_pair_distance(features: Tensor) -> Tensor:
@@ -99,7 +110,8 @@ def random_pair_distance(features: Tensor) -> Tensor:
         >>> random_pair_distance(torch.tensor([[0.0], [1.0], [3.0]])).item()
         2.0
     """
-    if len(features) < 2:
+    features = finite_tensor("features", float_tensor("features", features))
+    if features.ndim < 1 or len(features) < 2:
         raise ValueError(
             f"features: expected at least 2 rows to compare unrelated images, "
             f"received {len(features)}"
@@ -109,7 +121,7 @@ def random_pair_distance(features: Tensor) -> Tensor:
 
 
 def _paired_log_probs(clean_logits: Tensor, transformed_logits: Tensor) -> tuple[Tensor, Tensor]:
-    _check_pairs(clean_logits, transformed_logits)
+    _check_pairs(clean_logits, transformed_logits, "logits")
     dtype = torch.float64 if clean_logits.dtype == torch.float64 else torch.float32
     return (
         F.log_softmax(clean_logits.to(dtype), dim=1),
@@ -121,9 +133,27 @@ def _kl(log_p: Tensor, log_q: Tensor) -> Tensor:
     return (log_p.exp() * (log_p - log_q)).sum(1).clamp_min_(0)
 
 
-def _check_pairs(clean: Tensor, transformed: Tensor) -> None:
-    if clean.ndim < 2 or clean.shape != transformed.shape:
+def _check_pairs(clean: Tensor, transformed: Tensor, kind: str) -> None:
+    """Floating-point, finite outputs ``(N, ...)`` of one shape, named ``clean_<kind>`` and
+    ``transformed_<kind>``."""
+    for name, value in ((f"clean_{kind}", clean), (f"transformed_{kind}", transformed)):
+        float_tensor(name, value)
+        if value.ndim < 2:
+            raise ValueError(
+                f"{name}: expected outputs (N, C), received shape {tuple(value.shape)}"
+            )
+        finite_tensor(name, value)
+    if clean.shape != transformed.shape:
         raise ValueError(
-            f"outputs: expected clean and transformed outputs of one shape (N, C), received "
-            f"{tuple(clean.shape)} and {tuple(transformed.shape)}"
+            f"transformed_{kind}: expected the shape of clean_{kind} {tuple(clean.shape)}, "
+            f"received {tuple(transformed.shape)}"
         )
+
+
+def _checked_scale(scale: Tensor | float) -> Tensor | float:
+    if isinstance(scale, Tensor):
+        finite_tensor("scale", float_tensor("scale", scale))
+        if not bool((scale > 0).all()):
+            raise ValueError(f"scale: expected positive values, received {scale.min().item()}")
+        return scale
+    return finite_float("scale", scale, 0, open_low=True)

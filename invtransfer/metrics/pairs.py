@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from invtransfer._validation import finite_tensor
 from invtransfer.metrics.accuracy import _check_range as check_label_range
 from invtransfer.metrics.accuracy import _labels as labels_tensor
 from invtransfer.metrics.measures import consistency, divergence
@@ -178,3 +179,4 @@ def _check_logits(name: str, value: object, num_classes: int) -> None:
         )
     if not value.is_floating_point():
         raise TypeError(f"{name}: expected floating-point logits, received dtype {value.dtype}")
+    finite_tensor(name, value)

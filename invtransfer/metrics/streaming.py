@@ -9,7 +9,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from invtransfer._distributed import rank_and_world
-from invtransfer._validation import positive_int
+from invtransfer._validation import one_of, positive_int
 from invtransfer.metrics.measures import DIVERGENCES
 from invtransfer.metrics.pairs import (
     DIVERGENCE_KINDS,
@@ -81,8 +81,7 @@ class InvarianceMeter(nn.Module):
 
     def __init__(self, num_classes: int, divergence: str = "kl") -> None:
         super().__init__()
-        if divergence not in DIVERGENCES:
-            raise ValueError(f"divergence: expected one of {DIVERGENCES}, received {divergence!r}")
+        one_of("divergence", divergence, DIVERGENCES)
         self.num_classes = positive_int("num_classes", num_classes)
         self.divergence = divergence
         kinds = {kind: name for name, kind in DIVERGENCE_KINDS.items()}

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from invtransfer._validation import positive_int
+from invtransfer._validation import one_of, positive_int
 from invtransfer.metrics.pairs import (
     DIVERGENCE_KINDS,
     PAIR_STATISTICS,
@@ -86,8 +86,8 @@ class InvarianceMetric(Metric):
     ) -> None:
         super().__init__(**kwargs)
         self.num_classes = positive_int("num_classes", num_classes)
-        self.measure = _one_of("measure", measure, PAIR_STATISTICS)
-        self.average = _one_of("average", average, AVERAGES)
+        self.measure = one_of("measure", measure, PAIR_STATISTICS)
+        self.average = one_of("average", average, AVERAGES)
         shape = (len(PAIR_STATISTICS) + 1, num_classes)
         self.add_state("sums", torch.zeros(shape, dtype=torch.float64), dist_reduce_fx="sum")
 
@@ -131,9 +131,3 @@ class InvarianceMetric(Metric):
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}, measure={self.measure!r}, average={self.average!r}"
-
-
-def _one_of(name: str, value: object, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}: expected one of {tuple(choices)}, received {value!r}")
-    return value
