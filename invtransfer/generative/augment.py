@@ -314,7 +314,21 @@ class GenerativeAugment(nn.Module):
 
     def save(self, path: str | Path) -> Path:
         """Write the generator, these settings and any bank to the folder ``path``
-        (safetensors and JSON, atomically). The epoch is training state: see `state_dict`."""
+        (safetensors and JSON). The save is old-or-new: the new folder is written beside
+        ``path`` and swapped with the old one in one atomic exchange, so a process killed at
+        any moment leaves the old augment or the new one at ``path``, never none or half of
+        one. The epoch is training state: see `state_dict`.
+
+        Examples:
+            >>> import tempfile
+            >>> from invtransfer.generative import MUNITGenerator, preset
+            >>> generator = MUNITGenerator(preset("tiny", image_size=8, channels=1), seed=0)
+            >>> folder = tempfile.mkdtemp() + "/augment"
+            >>> _ = GenerativeAugment(generator, fraction=0.25).save(folder)
+            >>> _ = GenerativeAugment(generator, fraction=0.5).save(folder)  # replaces it
+            >>> GenerativeAugment.load(folder).fraction
+            0.5
+        """
         tensors = {"generator": self.generator.state_dict()}
         if self.bank is not None:
             tensors["bank"] = {"images": self.bank.images}
@@ -326,7 +340,8 @@ class GenerativeAugment(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> GenerativeAugment:
-        """The augment `save` wrote (never unpickling anything).
+        """The augment `save` wrote (never unpickling anything; a generator ``config.json``
+        describing more than 200 M parameters is refused before it is built).
 
         Examples:
             >>> import tempfile

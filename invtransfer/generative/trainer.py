@@ -270,7 +270,8 @@ class MUNITTrainer:
                 other hyperparameters, batch size or number of ranks.
         """
         checkpoints = _checkpoints(self.out_dir)
-        training = checkpoints.read_state(folder)
+        step = checkpoints.step_of(folder)  # the iteration saved must be the folder's
+        training = checkpoints.read_state(folder, bounds={"iteration": (step, step)})
         self._check_compatible(folder, training, batch_size, balanced)
         checkpoints.load(folder, self._networks(), self.optimizers, self.schedulers)
         self.iteration = training["iteration"]
@@ -517,10 +518,50 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
     return _checkpoints(out_dir).latest()
 
 
+_MAX_PARAMETERS = 200_000_000
+"""The most parameters `load_generator` builds a generator with (the paper's 128x128 MUNIT
+has about 15 M)."""
+
+_MAX_RES_BLOCKS = 1000
+
+
+def _check_size(config: MUNITConfig, source: str | Path) -> int:
+    """The generator's parameter count, counted on the ``meta`` device (no memory taken);
+    refused above 200 M, or with more than 1000 residual blocks, naming ``source``.
+
+    Examples:
+        >>> from invtransfer.generative import preset
+        >>> import dataclasses
+        >>> _check_size(preset("tiny", image_size=8, channels=1), "config.json")
+        29509
+        >>> _check_size(dataclasses.replace(preset("tiny", image_size=8, channels=1),
+        ...                                dim=1000000), "g/config.json")
+        Traceback (most recent call last):
+        ...
+        ValueError: g/config.json: expected a generator of at most 200000000 parameters,
+        received a config of 386000448001221 (dim=1000000)
+    """
+    if config.n_res > _MAX_RES_BLOCKS:
+        raise ValueError(
+            f"{source}: expected at most {_MAX_RES_BLOCKS} residual blocks, received "
+            f"n_res={config.n_res}"
+        )
+    with torch.device("meta"):
+        count = sum(p.numel() for p in MUNITGenerator(config, seed=0).parameters())
+    if count > _MAX_PARAMETERS:
+        raise ValueError(
+            f"{source}: expected a generator of at most {_MAX_PARAMETERS} parameters, received "
+            f"a config of {count} (dim={config.dim})"
+        )
+    return count
+
+
 def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNITGenerator:
     """The generator saved in ``path``: a folder holding ``config.json`` and
     ``generator.safetensors`` (a checkpoint, a saved augment), or a trainer's ``out_dir``
-    (its latest checkpoint). Nothing is unpickled.
+    (its latest checkpoint). Nothing is unpickled, and the network ``config.json`` describes
+    is measured before it is built: one of more than 200 M parameters is refused
+    before any memory is taken.
 
     Examples:
         >>> import tempfile
@@ -535,7 +576,9 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> MUNI
     folder = Path(path)
     if not (folder / "generator.safetensors").exists():
         folder = latest_checkpoint(folder) or folder  # a trainer's out_dir, else a clear error
-    generator = MUNITGenerator(MUNITConfig.from_dict(read_json(folder, "config")), seed=0)
+    config = MUNITConfig.from_dict(read_json(folder, "config"))
+    _check_size(config, Path(folder) / "config.json")
+    generator = MUNITGenerator(config, seed=0)
     load_module(generator, folder, "generator")
     return generator.to(device)
 
