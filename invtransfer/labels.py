@@ -91,6 +91,8 @@ def class_counts(labels: Tensor, num_classes: int | None = None) -> Tensor:
     """
     labels = _as_label_tensor(labels, "labels")
     largest = int(labels.max()) if len(labels) else -1
+    if num_classes is None and largest < 0:
+        raise ValueError("labels: expected at least one label (or num_classes), received none")
     if num_classes is None:
         num_classes = largest + 1
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
@@ -107,7 +109,7 @@ def check_class_counts(counts: Any, name: str = "counts") -> Tensor:
         >>> check_class_counts([50, 5, 1]).tolist()
         [50, 5, 1]
     """
-    tensor = torch.as_tensor(counts)
+    tensor = _as_tensor(counts, name, "a 1-D sequence of integer class counts")
     if tensor.ndim != 1 or len(tensor) == 0:
         raise ValueError(
             f"{name}: expected a non-empty 1-D sequence of class counts, "
@@ -199,7 +201,12 @@ def _labels_of(dataset: Dataset, allow_iteration: bool) -> Tensor:
 
 
 def _as_label_tensor(value: Any, name: str) -> Tensor:
-    tensor = torch.as_tensor(value) if not isinstance(value, Tensor) else value.detach().cpu()
+    if isinstance(value, Tensor):
+        tensor = value.detach().cpu()
+    elif _is_empty(value):
+        raise ValueError(f"{name}: expected at least one label, received none")
+    else:
+        tensor = _as_tensor(value, name, "integer class labels")
     if tensor.dtype.is_floating_point or tensor.dtype == torch.bool or tensor.is_complex():
         raise TypeError(f"{name}: expected integer class labels, received dtype {tensor.dtype}")
     if tensor.ndim != 1:
@@ -209,6 +216,19 @@ def _as_label_tensor(value: Any, name: str) -> Tensor:
     if len(tensor) and int(tensor.min()) < 0:
         raise ValueError(f"{name}: expected labels >= 0, received {int(tensor.min())}")
     return tensor.to(torch.long)
+
+
+def _as_tensor(value: Any, name: str, expected: str) -> Tensor:
+    """``torch.as_tensor(value)``, or a ``TypeError`` naming ``name`` for what it cannot read
+    (``None``, strings, ragged lists)."""
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise TypeError(f"{name}: expected {expected}, received {value!r:.80}") from None
+
+
+def _is_empty(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 0
 
 
 def _has_len(dataset: object) -> bool:
