@@ -7,7 +7,9 @@ value) whose message starts with the argument's name: ``name: expected ..., rece
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -23,6 +25,7 @@ __all__ = [
     "int_tensor",
     "non_negative_int",
     "one_of",
+    "path_like",
     "positive_int",
     "probability",
     "seed",
@@ -193,6 +196,25 @@ def one_of(name: str, value: T, options: Sequence[T]) -> T:
     if not known:
         raise ValueError(f"{name}: expected one of {tuple(options)}, received {value!r}")
     return value
+
+
+def path_like(name: str, value: object) -> Path:
+    """``value`` as a ``Path`` if it is a string or ``os.PathLike`` (not empty), else a
+    ``TypeError`` naming ``name``.
+
+    Examples:
+        >>> path_like("root", "data").name
+        'data'
+        >>> path_like("root", None)
+        Traceback (most recent call last):
+        ...
+        TypeError: root: expected a path (str or os.PathLike), received None
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a path (str or os.PathLike), received {value!r}")
+    if str(value) == "":
+        raise ValueError(f"{name}: expected a path, received an empty string")
+    return Path(value)
 
 
 def float_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:

@@ -6,6 +6,7 @@ They read only the files they are pointed at and say which file is missing or ma
 from __future__ import annotations
 
 import gzip
+import math
 import zipfile
 from pathlib import Path
 
@@ -13,7 +14,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["find_file", "read_idx", "read_npz"]
+from invtransfer._validation import one_of, path_like
+
+__all__ = ["KINDS", "find_file", "read_idx", "read_npz"]
+
+KINDS = ("images", "labels")
+"""What a read array may be checked to hold: ``uint8`` pixel values, or class labels."""
 
 _IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -25,8 +31,13 @@ _IDX_TYPES: dict[int, np.dtype] = {
 }
 
 
-def read_idx(path: str | Path) -> Tensor:
+def read_idx(path: str | Path, kind: str | None = None) -> Tensor:
     """Read an IDX file (raw or ``.gz``) into a tensor of its stored shape.
+
+    With ``kind``, the values are checked and converted without loss: ``"images"`` gives
+    ``uint8`` from integer values in [0, 255], ``"labels"`` gives ``int64`` from 1-D integer
+    values >= 0; anything else (floats, values out of range) is a ``ValueError`` naming the
+    file, never a silent cast.
 
     Examples:
         >>> import tempfile, os
@@ -37,7 +48,8 @@ def read_idx(path: str | Path) -> Tensor:
         ...     read_idx(path).tolist()
         [[0, 1, 2], [3, 4, 5]]
     """
-    path = Path(path)
+    path = path_like("path", path)
+    _check_kind(kind)
     data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
         raise ValueError(
@@ -49,18 +61,22 @@ def read_idx(path: str | Path) -> Tensor:
     if len(data) < header:
         raise ValueError(f"{path}: truncated IDX header ({len(data)} bytes, expected {header})")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if 0 in shape:
+        raise ValueError(f"{path}: expected IDX dimensions >= 1, received shape {shape}")
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(data) != expected:
         raise ValueError(
             f"{path}: expected {expected} bytes for an IDX array of shape {shape}, "
             f"received {len(data)} (truncated or corrupt)"
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
+    return _checked(torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True)), path, kind)
 
 
-def read_npz(path: str | Path, key: str = "arr_0") -> Tensor:
+def read_npz(path: str | Path, key: str = "arr_0", kind: str | None = None) -> Tensor:
     """Read array ``key`` of a NumPy ``.npz`` file (Kuzushiji-49 stores ``arr_0``), no pickles.
+
+    ``kind`` checks and converts the values as in `read_idx`.
 
     Examples:
         >>> import tempfile, os
@@ -69,8 +85,18 @@ def read_npz(path: str | Path, key: str = "arr_0") -> Tensor:
         ...     np.savez(path, np.array([3, 1, 4], dtype=np.uint8))
         ...     read_npz(path).tolist()
         [3, 1, 4]
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = os.path.join(folder, "labels.npz")
+        ...     np.savez(path, np.array([0.9, 1.0]))
+        ...     read_npz(path, kind="labels")
+        Traceback (most recent call last):
+        ...
+        ValueError: ...labels.npz: expected integer labels, received dtype torch.float64
     """
-    path = Path(path)
+    path = path_like("path", path)
+    if not isinstance(key, str):
+        raise TypeError(f"key: expected the name of an array, received {key!r}")
+    _check_kind(kind)
     _check_exists(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -80,7 +106,9 @@ def read_npz(path: str | Path, key: str = "arr_0") -> Tensor:
         raise ValueError(f"{path}: not a readable .npz archive ({error})") from error
     if array is None:
         raise ValueError(f"{path}: expected an array named {key!r}, found {names}")
-    return torch.from_numpy(array)
+    if array.dtype.hasobject or array.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: expected a numeric array, received dtype {array.dtype}")
+    return _checked(torch.from_numpy(array), path, kind)
 
 
 def find_file(root: str | Path, names: list[str]) -> Path:
@@ -93,7 +121,9 @@ def find_file(root: str | Path, names: list[str]) -> Path:
         ...     find_file(folder, ["a", "b.gz"]).name
         'b.gz'
     """
-    root = Path(root)
+    root = path_like("root", root)
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise TypeError(f"names: expected a list of relative paths, received {names!r}")
     for name in names:
         if (root / name).is_file():
             return root / name
@@ -101,6 +131,32 @@ def find_file(root: str | Path, names: list[str]) -> Path:
         f"{root}: expected one of {names} under this folder, found none "
         "(nothing is downloaded: point root at a folder holding the files)"
     )
+
+
+def _check_kind(kind: str | None) -> None:
+    one_of("kind", kind, (*KINDS, None))
+
+
+def _checked(values: Tensor, path: Path, kind: str | None) -> Tensor:
+    """``values`` converted to what ``kind`` holds, refusing anything the cast would change."""
+    if kind is None:
+        return values
+    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+        raise ValueError(f"{path}: expected integer {kind}, received dtype {values.dtype}")
+    if kind == "labels" and values.ndim != 1:
+        raise ValueError(f"{path}: expected 1-D labels, received shape {tuple(values.shape)}")
+    if kind == "images" and values.ndim not in (3, 4):
+        raise ValueError(
+            f"{path}: expected images (N, H, W) or (N, C, H, W), received shape "
+            f"{tuple(values.shape)}"
+        )
+    high = 255 if kind == "images" else None
+    if values.numel():
+        low, top = int(values.min()), int(values.max())
+        if low < 0 or (high is not None and top > high):
+            bounds = "in [0, 255]" if high is not None else ">= 0"
+            raise ValueError(f"{path}: expected {kind} {bounds}, received values {low} to {top}")
+    return values.to(torch.uint8 if kind == "images" else torch.long)
 
 
 def _read_bytes(path: Path) -> bytes:
