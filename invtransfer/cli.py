@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from invtransfer import __version__
 from invtransfer._threads import ThreadPlan, apply_before_torch, apply_to_torch, plan_threads
 
-__all__ = ["build_parser", "main"]
+__all__ = ["USER_ERRORS", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from the head classes of a long-tailed dataset to its tail.",
     )
     parser.add_argument("--version", action="version", version=f"invtransfer {__version__}")
-    _add_threads_option(parser, default=None)
+    _add_global_options(parser, default=None)
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -53,10 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", type=Path, help="a .toml or .yaml experiment config")
     train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help='override a setting, e.g. --set train.epochs=3 --set methods=\'["ce"]\'',
+        help='override a setting, repeatable: --set train.epochs=3 --set methods=\'["ce"]\' '
+        "(default: none)",
     )  # fmt: skip
-    train.add_argument("--data-root", default=None, help="where the recipe's files are")
-    train.add_argument("--out", type=Path, default=None, help="default: runs/NAME")
+    train.add_argument(
+        "--data-root", default=None,
+        help="where the recipe's files are (default: the config's data.root)",
+    )  # fmt: skip
+    train.add_argument(
+        "--out", type=Path, default=None, help="the study folder (default: runs/NAME)"
+    )
     train.add_argument(
         "--seeds", type=int, nargs="+", default=None, metavar="SEED",
         help="run only these of the config's seeds (processes or machines can share a "
@@ -65,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(train)
 
     report = commands.add_parser("report", help="rebuild the report of a run folder")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=Path, help="an experiment's output folder")
 
     munit = commands.add_parser(
         "train-munit",
@@ -73,20 +80,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a single-domain MUNIT on the training split of a recipe; point "
         "git.generator of a config at --out to use it.",
     )
-    munit.add_argument("--recipe", default="glyphs_lt", help="a recipe name (see RECIPES)")
-    munit.add_argument("--data-root", default=None, help="where the recipe's files are")
-    munit.add_argument("--variant", default=None, help="rot, bg or dil")
     munit.add_argument(
-        "--options", default="{}", help='recipe options as a TOML table: "{ max_count = 500 }"'
+        "--recipe", default="glyphs_lt", help="a recipe name, see RECIPES (default: glyphs_lt)"
+    )
+    munit.add_argument(
+        "--data-root", default=None, help="where the recipe's files are (default: none)"
+    )
+    munit.add_argument("--variant", default=None, help="rot, bg or dil (default: none)")
+    munit.add_argument(
+        "--options",
+        default="{}",
+        help='recipe options as a TOML table, e.g. "{ max_count = 500 }" (default: none)',
     )
     munit.add_argument(
         "--preset", default="paper-28x28x1",
         help="paper-28x28x1 (default), paper-32x32x3, small-28x28x1 or tiny",
     )  # fmt: skip
-    munit.add_argument("--iterations", type=int, default=2500)
-    munit.add_argument("--batch-size", type=int, default=8)
-    munit.add_argument("--seed", type=int, default=0)
-    munit.add_argument("--out", type=Path, default=Path("runs/munit"))
+    munit.add_argument(
+        "--iterations", type=_positive_int, default=2500,
+        help="training iterations in all, counting those done (default: 2500)",
+    )  # fmt: skip
+    munit.add_argument(
+        "--batch-size", type=_positive_int, default=8,
+        help="class-balanced images per iteration (default: 8; the paper's is 1)",
+    )  # fmt: skip
+    munit.add_argument("--seed", type=int, default=0, help="the seed (default: 0)")
+    munit.add_argument(
+        "--out", type=Path, default=Path("runs/munit"),
+        help="the generator's folder; it resumes from there (default: runs/munit)",
+    )  # fmt: skip
     _add_run_options(munit)
 
     curve = commands.add_parser(
@@ -113,8 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
+"""What a user's input or machine causes (a bad setting, a missing file or extra, a full or
+read-only disk): one line and exit status 2; ``--debug`` shows the traceback."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status.
+    """Run the command line; return the exit status: 0 done, 2 a user error (one line on
+    stderr), 130 interrupted (run the same command again to resume).
 
     Examples:
         >>> status = main([])  # doctest: +ELLIPSIS
@@ -127,6 +155,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("invtransfer: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except USER_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"invtransfer: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command ``args`` names."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     plan = plan_threads(args.threads)
     apply_before_torch(plan)  # before the command imports torch
@@ -141,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from invtransfer._distributed import process_group_from_env, rank_and_world
     from invtransfer.experiments import ExperimentConfig, run_experiment
     from invtransfer.experiments.demo import demo_config
+    from invtransfer.experiments.training import check_device
 
     seeds = None
     if args.command == "demo":
@@ -154,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = args.seeds
     if args.device is not None:
         config = config.with_overrides([f"device={args.device!r}"])
+    check_device(config.device)
     with process_group_from_env():  # under torchrun: one rank per process
         first_rank = rank_and_world()[0] == 0
         run_experiment(config, out, not args.no_progress and first_rank, seeds)
@@ -161,9 +205,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
+    parser.add_argument(
+        "--device", default=None,
+        help="cpu, cuda, cuda:1, ... (default: CUDA when available, else the CPU)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _add_threads_option(parser, default=argparse.SUPPRESS)  # keeps a value given before
+    _add_global_options(parser, default=argparse.SUPPRESS)  # keeps a value given before
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--threads`` and ``--debug``, accepted before and after the command."""
+    _add_threads_option(parser, default)
+    parser.add_argument(
+        "--debug", action="store_true", default=False if default is None else default,
+        help="show the traceback of an error (default: one line)",
+    )  # fmt: skip
 
 
 def _add_threads_option(parser: argparse.ArgumentParser, default: object) -> None:
@@ -203,9 +259,9 @@ def _curve(args: argparse.Namespace) -> int:
 
     config, data, model, folder = load_run(args.run_dir, args.method, args.seed, args.order)
     if (nuisance := measured_nuisance(config.evaluation, data)) is None:
-        raise SystemExit(
-            f"{args.run_dir}: its data has no nuisance family to measure; name one in the "
-            f"config's evaluation.family"
+        raise ValueError(
+            f"{args.run_dir}: expected data with a nuisance family to measure, received none; "
+            f"name one in the config's evaluation.family"
         )
     family, images = nuisance
     curve = invariance_curve(

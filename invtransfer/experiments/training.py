@@ -54,7 +54,14 @@ from invtransfer.models import build_model
 from invtransfer.sampling import ClassBalancedSampler, Schedule
 from invtransfer.transforms import Compose, HorizontalFlip, RandomCrop, TransformFamily
 
-__all__ = ["AMP_DTYPES", "AUGMENTATIONS", "check_settings", "train_run", "training_loader"]
+__all__ = [
+    "AMP_DTYPES",
+    "AUGMENTATIONS",
+    "check_device",
+    "check_settings",
+    "train_run",
+    "training_loader",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,36 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 """``train.amp`` settings and the autocast dtype of each."""
 
 _AUGMENTATION_STREAM = 2  # draws from (seed, 2, epoch, batch), apart from the sampler's
+
+
+def check_device(name: str | None) -> torch.device:
+    """The device ``name`` names (``None``: CUDA when available, else the CPU), refused when
+    it does not exist here.
+
+    Examples:
+        >>> check_device("cpu")
+        device(type='cpu')
+        >>> check_device("gpu")
+        Traceback (most recent call last):
+        ...
+        ValueError: device: expected cpu, cuda, cuda:N, mps, ..., received 'gpu'
+    """
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device: expected cpu, cuda, cuda:N, mps, ..., received {name!r}"
+        ) from None
+    if device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"device: expected a device this machine has ({torch.cuda.device_count()} CUDA "
+            f"devices), received {name!r}"
+        )
+    return device
 
 
 def check_settings(config: ExperimentConfig, data: ExperimentData, device: torch.device) -> None:
@@ -169,9 +206,11 @@ def train_run(
     checkpoints = _checkpoints(Path(run_dir), train)
     state = {"model": model}, {"optimizer": optimizer}, _schedulers(schedule, scaler)
     if erm_run is not None and parts.erm_until_defer and rank == 0:
-        _fork(Path(erm_run), Path(run_dir), train)
+        _fork(Path(erm_run), Path(run_dir), train, method)
     barrier()
     first = checkpoints.load(latest, *state)["epoch"] if (latest := checkpoints.latest()) else 0
+    if 0 < first < train.epochs:
+        log.info("%s seed %d: continuing from epoch %d of %d", method, seed, first, train.epochs)
     step = _Step(_trainable(model, train), loss, optimizer, autocast, scaler)
     batch = _Batch(device, _memory_format(train), _augmentation(train.augmentation), augment)
     with EpochLog(Path(run_dir), first, enabled=rank == 0) as epoch_log:
@@ -368,7 +407,7 @@ def _schedulers(schedule: Any, scaler: torch.amp.GradScaler | None) -> dict[str,
     return {"schedule": schedule} | ({"scaler": scaler} if scaler is not None else {})
 
 
-def _fork(erm_run: Path, run_dir: Path, train: TrainConfig) -> None:
+def _fork(erm_run: Path, run_dir: Path, train: TrainConfig, method: str) -> None:
     """Start from CE's checkpoint at the defer epoch, with its log, when this run has no
     checkpoint of its own."""
     checkpoints, source = _checkpoints(run_dir, train), _checkpoints(erm_run, train)
@@ -377,4 +416,7 @@ def _fork(erm_run: Path, run_dir: Path, train: TrainConfig) -> None:
         checkpoints.fork(start)
         if (erm_run / EpochLog.NAME).is_file():  # rows after the defer epoch are dropped
             shutil.copyfile(erm_run / EpochLog.NAME, run_dir / EpochLog.NAME)
-        log.info("starting from plain CE's checkpoint %s", start)
+        log.info(
+            "starting %s from CE's checkpoint at epoch %d (%s): the epochs before are CE's",
+            method, train.deferred_start, start,
+        )  # fmt: skip
