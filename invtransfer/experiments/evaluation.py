@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from invtransfer._validation import non_negative_int, positive_int
 from invtransfer.experiments.config import EvaluationConfig
 from invtransfer.experiments.datasets import ExperimentData
 from invtransfer.generative import (
@@ -20,6 +21,7 @@ from invtransfer.generative import (
     translation_grid,
 )
 from invtransfer.metrics import evaluation_set, invariance_curve, per_class_accuracy, shot_accuracy
+from invtransfer.metrics.evaluation import _as_model_input, _eval_mode, _model_device
 from invtransfer.transforms import TransformFamily, family_by_name
 
 __all__ = ["evaluate_run", "generator_quality", "measured_nuisance", "predict"]
@@ -36,7 +38,11 @@ def predict(
     model: nn.Module, dataset: Dataset, batch_size: int = 512, workers: int = 0
 ) -> tuple[Tensor, Tensor]:
     """The logits of ``model`` (in eval mode, without gradients, on the CPU) on every image of
-    ``dataset`` (items ``(uint8 image, label)``, read by a DataLoader), and the labels.
+    ``dataset`` (items ``(image, label)``, read by a DataLoader), and the labels.
+
+    Images are ``uint8`` (scaled to [0, 1] on a copy) or float, already in [0, 1], given to the
+    model as they are; the dataset's tensors are never changed, and the model's train/eval
+    mode is restored afterwards.
 
     Examples:
         >>> from invtransfer.data import Glyphs
@@ -45,15 +51,24 @@ def predict(
         >>> logits.shape, labels.tolist()
         (torch.Size([6, 3]), [0, 0, 1, 1, 2, 2])
     """
-    device = next(model.parameters()).device
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, received {type(model).__name__}")
+    positive_int("batch_size", batch_size)
+    non_negative_int("workers", workers)
+    device = _model_device(model, None)
     loader = DataLoader(dataset, batch_size, num_workers=workers, pin_memory=device.type == "cuda")
-    model.eval()
     logits, labels = [], []
-    with torch.no_grad():
+    with _eval_mode(model), torch.no_grad():
         for images, batch_labels in loader:
-            logits.append(model(images.to(device).float().div_(255)).cpu())
+            logits.append(model(_model_input(images.to(device))).cpu())
             labels.append(torch.as_tensor(batch_labels))
     return torch.cat(logits), torch.cat(labels)
+
+
+def _model_input(images: Tensor) -> Tensor:
+    if images.dtype != torch.uint8 and not images.is_floating_point():
+        raise TypeError(f"dataset: expected uint8 or float images, received dtype {images.dtype}")
+    return _as_model_input(images)
 
 
 def evaluate_run(
