@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "as_tensor",
     "boolean",
     "check_positive_ints",
     "finite_float",
@@ -143,7 +144,7 @@ def finite_float(
         >>> finite_float("beta", 1.0, 0.0, 1.0, open_high=True)
         Traceback (most recent call last):
         ...
-        ValueError: beta: expected a number in [0.0, 1.0), received 1.0
+        ValueError: beta: expected a number in [0, 1), received 1.0
         >>> finite_float("beta", "0.5")
         Traceback (most recent call last):
         ...
@@ -173,7 +174,7 @@ def probability(name: str, value: object) -> float:
         >>> probability("p", 2)
         Traceback (most recent call last):
         ...
-        ValueError: p: expected a number in [0.0, 1.0], received 2
+        ValueError: p: expected a number in [0, 1], received 2
     """
     return finite_float(name, value, 0.0, 1.0)
 
@@ -215,6 +216,24 @@ def path_like(name: str, value: object) -> Path:
     if str(value) == "":
         raise ValueError(f"{name}: expected a path, received an empty string")
     return Path(value)
+
+
+def as_tensor(name: str, value: object, expected: str) -> Tensor:
+    """``torch.as_tensor(value)``, or a ``TypeError`` naming ``name`` for what torch cannot
+    read as a tensor (``None``, strings, ragged lists).
+
+    Examples:
+        >>> as_tensor("counts", [3, 1], "class counts").tolist()
+        [3, 1]
+        >>> as_tensor("counts", [[3], [1, 2]], "class counts")
+        Traceback (most recent call last):
+        ...
+        TypeError: counts: expected class counts, received [[3], [1, 2]]
+    """
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise TypeError(f"{name}: expected {expected}, received {value!r:.80}") from None
 
 
 def float_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
@@ -291,4 +310,4 @@ def _interval(low: float | None, high: float | None, open_low: bool, open_high: 
     right = ")" if open_high or high is None else "]"
     start = -math.inf if low is None else float(low)
     end = math.inf if high is None else float(high)
-    return f"{left}{start}, {end}{right}"
+    return f"{left}{start:g}, {end:g}{right}"

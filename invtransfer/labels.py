@@ -17,6 +17,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import ConcatDataset, Dataset, Subset, TensorDataset
 
+from invtransfer._validation import as_tensor
+
 __all__ = [
     "SHOT_GROUPS",
     "check_class_counts",
@@ -109,7 +111,7 @@ def check_class_counts(counts: Any, name: str = "counts") -> Tensor:
         >>> check_class_counts([50, 5, 1]).tolist()
         [50, 5, 1]
     """
-    tensor = _as_tensor(counts, name, "a 1-D sequence of integer class counts")
+    tensor = as_tensor(name, counts, "a 1-D sequence of integer class counts")
     if tensor.ndim != 1 or len(tensor) == 0:
         raise ValueError(
             f"{name}: expected a non-empty 1-D sequence of class counts, "
@@ -206,7 +208,7 @@ def _as_label_tensor(value: Any, name: str) -> Tensor:
     elif _is_empty(value):
         raise ValueError(f"{name}: expected at least one label, received none")
     else:
-        tensor = _as_tensor(value, name, "integer class labels")
+        tensor = as_tensor(name, value, "integer class labels")
     if tensor.dtype.is_floating_point or tensor.dtype == torch.bool or tensor.is_complex():
         raise TypeError(f"{name}: expected integer class labels, received dtype {tensor.dtype}")
     if tensor.ndim != 1:
@@ -216,15 +218,6 @@ def _as_label_tensor(value: Any, name: str) -> Tensor:
     if len(tensor) and int(tensor.min()) < 0:
         raise ValueError(f"{name}: expected labels >= 0, received {int(tensor.min())}")
     return tensor.to(torch.long)
-
-
-def _as_tensor(value: Any, name: str, expected: str) -> Tensor:
-    """``torch.as_tensor(value)``, or a ``TypeError`` naming ``name`` for what it cannot read
-    (``None``, strings, ragged lists)."""
-    try:
-        return torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError, OverflowError):
-        raise TypeError(f"{name}: expected {expected}, received {value!r:.80}") from None
 
 
 def _is_empty(value: object) -> bool:

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from invtransfer._validation import as_tensor
 from invtransfer.labels import check_class_counts
 from invtransfer.sampling.schedules import Constant, Schedule, as_schedule
 from invtransfer.sampling.weights import class_weights
@@ -516,7 +517,7 @@ def _checked_counts(class_counts: Sequence[int] | Tensor, empty: str) -> Tensor:
     checked): zero counts raise under ``"error"`` and become 1 under ``"as_one"``."""
     if empty not in _EMPTY_POLICIES:
         raise ValueError(f"empty: expected one of {_EMPTY_POLICIES}, received {empty!r}")
-    counts = torch.as_tensor(class_counts)
+    counts = as_tensor("class_counts", class_counts, "a 1-D sequence of integer class counts")
     if counts.ndim == 1 and not (counts.is_floating_point() or counts.is_complex()):
         zero = counts == 0
         if empty == "error" and bool(zero.any()):
@@ -530,7 +531,7 @@ def _checked_counts(class_counts: Sequence[int] | Tensor, empty: str) -> Tensor:
 
 
 def _checked_alpha(alpha: Sequence[float] | Tensor) -> Tensor:
-    tensor = torch.as_tensor(alpha)
+    tensor = as_tensor("alpha", alpha, "real per-class weights")
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise TypeError(f"alpha: expected real per-class weights, received dtype {tensor.dtype}")
     tensor = tensor.detach().to(torch.float32).clone()
