@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-from invtransfer._validation import finite_tensor
+from invtransfer._validation import as_tensor, finite_tensor
 from invtransfer.labels import SHOT_GROUPS, check_class_counts, shot_groups
 
 __all__ = [
@@ -218,7 +218,7 @@ def _predicted_labels(values: Tensor, num_classes: int | None) -> tuple[Tensor, 
 
 
 def _labels(values: Tensor | Sequence[int], name: str, device: torch.device) -> Tensor:
-    tensor = torch.as_tensor(values, device=device)
+    tensor = as_tensor(name, values, "integer class labels").to(device)
     if not isinstance(values, Tensor) and tensor.numel() == 0:
         tensor = tensor.long()  # an empty list: no labels, not float ones
     if tensor.dtype.is_floating_point or tensor.dtype == torch.bool or tensor.is_complex():

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from invtransfer._seeding import generator_for
-from invtransfer._validation import positive_int
+from invtransfer._validation import as_tensor, positive_int
+from invtransfer._validation import seed as seed_check
 
 __all__ = [
     "Interval",
@@ -81,8 +82,7 @@ def t_quantile(probability: float, df: int) -> float:
         (2.7764, 12.7062)
     """
     positive_int("df", df)
-    if not 0 < probability < 1:
-        raise ValueError(f"probability: expected a value in (0, 1), received {probability!r}")
+    _level("probability", probability, "a value")
     if probability < 0.5:
         return -t_quantile(1 - probability, df)
     central = 2 * probability - 1  # P(|T| <= t)
@@ -106,9 +106,8 @@ def mean_interval(values: Sequence[float] | Tensor, confidence: float = 0.95) ->
         >>> print(mean_interval([0.61]))
         0.610 (n = 1)
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence: expected a level in (0, 1), received {confidence!r}")
-    x = torch.as_tensor(values, dtype=torch.float64).flatten()
+    _level("confidence", confidence)
+    x = _reals("values", values)
     x = x[~x.isnan()]
     n = len(x)
     if n == 0:
@@ -135,8 +134,7 @@ def paired_difference(
         >>> print(difference, difference.finding())
         -0.030 [-0.042, -0.018] lower, CI excludes 0
     """
-    a = torch.as_tensor(before, dtype=torch.float64).flatten()
-    b = torch.as_tensor(after, dtype=torch.float64).flatten()
+    a, b = _reals("before", before), _reals("after", after)
     if a.shape != b.shape:
         raise ValueError(
             f"after: expected as many values as before ({len(a)}), one per pair, received {len(b)}"
@@ -154,7 +152,7 @@ def ranks(values: Tensor) -> Tensor:
         >>> ranks(torch.tensor([10.0, 30.0, 20.0, 30.0])).tolist()
         [1.0, 3.5, 2.0, 3.5]
     """
-    values = values.to(torch.float64)
+    values = _reals("values", values)
     order = values.argsort()
     position = torch.empty_like(values)
     position[order] = torch.arange(1, len(values) + 1, dtype=torch.float64)
@@ -173,6 +171,7 @@ def spearman(x: Tensor, y: Tensor) -> float:
         >>> round(spearman(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.9, 0.5, 0.1])), 6)
         -1.0
     """
+    x, y = _paired_reals(x, y, "x", "y")
     return _pearson(ranks(x), ranks(y))
 
 
@@ -186,7 +185,7 @@ def size_trend(sizes: Tensor, values: Tensor) -> dict[str, float]:
         >>> [round(trend[key], 3) for key in ("spearman", "tail_mean", "head_mean")]
         [-1.0, 0.6, 0.1]
     """
-    sizes, values = sizes.double(), values.double()
+    sizes, values = _paired_reals(sizes, values)
     order = sizes.argsort(stable=True)
     third = max(len(order) // 3, 1)
     tail, head = values[order[:third]].mean(), values[order[-third:]].mean()
@@ -218,6 +217,9 @@ def pooled_spearman(
         >>> round(pooled.mean, 3), pooled.n, pooled.high < 0
         (-0.946, 4, True)
     """
+    seed_check("seed", seed)
+    _level("confidence", confidence)
+    positive_int("resamples", resamples)
     if len(sizes) != len(values) or not sizes:
         raise ValueError(
             f"values: expected one tensor per run of sizes ({len(sizes)} runs), received "
@@ -246,8 +248,10 @@ def log_slope(sizes: Tensor, values: Tensor) -> float:
         >>> round(log_slope(sizes, torch.log(sizes) * 2 + 1), 6)
         2.0
     """
-    x = sizes.to(torch.float64).log()
-    y = values.to(torch.float64)
+    sizes, y = _paired_reals(sizes, values)
+    if len(sizes) and not bool((sizes > 0).all()):
+        raise ValueError(f"sizes: expected class sizes > 0, received {sizes.min().item():g}")
+    x = sizes.log()
     centred = x - x.mean()
     return float((centred * (y - y.mean())).sum() / centred.square().sum())
 
@@ -262,6 +266,10 @@ def bootstrap_interval(
         >>> low < 49.5 < high
         True
     """
+    values = _reals("values", values)
+    seed_check("seed", seed)
+    _level("confidence", confidence)
+    positive_int("resamples", resamples)
     if len(values) == 0:
         return float("nan"), float("nan")
     draws = torch.randint(len(values), (resamples, len(values)), generator=generator_for(seed))
@@ -269,6 +277,35 @@ def bootstrap_interval(
     tail = (1 - confidence) / 2
     low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64))
     return float(low), float(high)
+
+
+def _level(name: str, value: object, what: str = "a level") -> float:
+    """A number strictly between 0 and 1 (a confidence level, a probability)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected {what} in (0, 1), received {value!r}")
+    if not 0 < value < 1:
+        raise ValueError(f"{name}: expected {what} in (0, 1), received {value!r}")
+    return float(value)
+
+
+def _reals(name: str, values: object) -> Tensor:
+    """``values`` (a tensor or a sequence of numbers) as a flat float64 tensor."""
+    tensor = as_tensor(name, values, "real numbers")
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(f"{name}: expected real numbers, received dtype {tensor.dtype}")
+    return tensor.to(torch.float64).flatten()
+
+
+def _paired_reals(
+    sizes: object, values: object, first: str = "sizes", second: str = "values"
+) -> tuple[Tensor, Tensor]:
+    """Two flat float64 tensors of one length, one entry per class."""
+    x, y = _reals(first, sizes), _reals(second, values)
+    if len(x) != len(y):
+        raise ValueError(
+            f"{second}: expected one value per entry of {first} ({len(x)}), received {len(y)}"
+        )
+    return x, y
 
 
 def _t_central(t: float, df: int) -> float:
