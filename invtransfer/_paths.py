@@ -69,7 +69,8 @@ def write_bytes(path: str | Path, data: bytes, root: str | Path) -> Path:
     """Write ``data`` to ``path`` inside ``root`` atomically: into a temporary file beside it,
     synced, then renamed over it, so a killed process leaves the old file or the new one.
     A symbolic link at ``path``, or a folder on the way that leads out of ``root``, is
-    refused: nothing is written through it.
+    refused: nothing is written through it. A folder that may not be written, or a full
+    disk, gives the `OSError` naming ``path`` (not a temporary file).
 
     Examples:
         >>> import tempfile
@@ -90,19 +91,11 @@ def write_bytes(path: str | Path, data: bytes, root: str | Path) -> Path:
             f"write through it (remove the link)"
         )
     folder = inside(root, path.parent)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = inside(root, folder / path.name)
-    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
     try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    _fsync_folder(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        _replace(inside(root, folder / path.name), data)
+    except OSError as error:
+        raise type(error)(error.errno, error.strerror, str(path)) from None
     return path
 
 
@@ -116,6 +109,23 @@ def write_text(path: str | Path, text: str, root: str | Path) -> Path:
         '{}'
     """
     return write_bytes(path, text.encode("utf-8"), root)
+
+
+def _replace(target: Path, data: bytes) -> None:
+    """Write ``data`` to a synced temporary file beside ``target``, then rename it over."""
+    descriptor, partial = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ from typing import Any
 
 import torch
 
+from invtransfer._paths import inside, write_bytes, write_text
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.labels import shot_groups
 from invtransfer.metrics import (
@@ -156,23 +158,50 @@ def write_report(out_dir: str | Path) -> Path:
     """Write ``out_dir/report/`` from ``config.json``, ``runs/*/metrics.json`` and
     ``quality/*.json``.
 
+    Every file is read and written inside ``out_dir`` only: a symbolic link that leads out
+    (a linked ``report/``, ``report/summary.md`` or ``quality/*-grid.png``) is refused, and
+    each file is replaced atomically, never written through a link.
+
     Raises:
         FileNotFoundError: ``out_dir`` has no finished runs.
+        ValueError: a file or folder read or written leads out of ``out_dir``.
+        OSError: ``out_dir/report`` cannot be written (read-only, full); the message names
+            the file.
     """
     out_dir = Path(out_dir)
-    runs = [json.loads(p.read_text()) for p in sorted(out_dir.glob("runs/*/metrics.json"))]
+    runs = [_read_json(out_dir, p) for p in sorted(out_dir.glob("runs/*/metrics.json"))]
     if not runs:
         raise FileNotFoundError(
             f"{out_dir}: expected finished runs in runs/*/metrics.json, found none"
         )
-    config = json.loads((out_dir / "config.json").read_text())
-    quality = {p.stem: json.loads(p.read_text()) for p in sorted(out_dir.glob("quality/*.json"))}
-    report = out_dir / "report"
-    report.mkdir(exist_ok=True)
-    _write_csv(report / "metrics.csv", runs)
-    (report / "summary.md").write_text(_markdown(config, runs, quality))
-    _plot(report, runs, config["methods"], out_dir / "quality", quality)
+    config = _read_json(out_dir, out_dir / "config.json")
+    quality = {p.stem: _read_json(out_dir, p) for p in sorted(out_dir.glob("quality/*.json"))}
+    report = inside(out_dir, out_dir / "report")
+    write_text(report / "metrics.csv", _csv(runs), out_dir)
+    write_text(report / "summary.md", _markdown(config, runs, quality), out_dir)
+    _plot(_Figures(out_dir, report), runs, config["methods"], out_dir / "quality", quality)
     return report
+
+
+class _Figures:
+    """Where figures go: ``report/NAME``, written as `write_bytes` writes (inside the study
+    folder, atomically, never through a link); source images are read from inside it too."""
+
+    def __init__(self, out_dir: Path, report: Path) -> None:
+        self.out_dir, self.report = out_dir, report
+
+    def save(self, figure: Any, name: str, **options: Any) -> None:
+        image = io.BytesIO()
+        figure.savefig(image, format="png", **options)
+        write_bytes(self.report / name, image.getvalue(), self.out_dir)
+
+    def source(self, path: Path) -> Path:
+        return inside(self.out_dir, path)
+
+
+def _read_json(out_dir: Path, path: Path) -> Any:
+    """A JSON file of the study folder (one that leads out of it is refused)."""
+    return json.loads(inside(out_dir, path).read_text())
 
 
 def _replicate(run: dict[str, Any]) -> str:
@@ -187,13 +216,15 @@ def _tail_consistency(invariance: dict[str, Any]) -> float:
     return size_trend(sizes, torch.tensor(columns["consistency_mean"])[evaluated])["tail_mean"]
 
 
-def _write_csv(path: Path, runs: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["method", "seed", "order", *COLUMNS])
-        for run in runs:
-            row = summary_rows(run).values()
-            writer.writerow([run["method"], run["seed"], run.get("order"), *row])
+def _csv(runs: list[dict[str, Any]]) -> str:
+    """``metrics.csv``: one row per run."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["method", "seed", "order", *COLUMNS])
+    for run in runs:
+        row = summary_rows(run).values()
+        writer.writerow([run["method"], run["seed"], run.get("order"), *row])
+    return text.getvalue()
 
 
 def _markdown(
@@ -389,7 +420,7 @@ def _statement(difference: PairedDifference, lower: str = "lower", higher: str =
 
 
 def _plot(
-    report: Path,
+    figures: _Figures,
     runs: list[dict[str, Any]],
     methods: list[str],
     quality_dir: Path,
@@ -405,15 +436,17 @@ def _plot(
     ax = figure.subplots()
     ax.bar(range(len(counts)), sorted(counts, reverse=True))
     ax.set(yscale="log", xlabel="class (largest first)", ylabel="training images")
-    figure.savefig(report / "class_sizes.png", dpi=120)
-    _plot_curves(Figure, report / "curves.png", runs, methods)
+    figures.save(figure, "class_sizes.png", dpi=120)
+    _plot_curves(Figure, figures, runs, methods)
     for name, measured in quality.items():
-        _plot_grid(Figure, quality_dir / f"{name}-grid.png", report / f"translations-{name}.png",
-                   measured["grid"], name)  # fmt: skip
+        _plot_grid(Figure, figures, quality_dir / f"{name}-grid.png", measured["grid"], name)
 
 
 def _plot_curves(
-    figure_type: Callable[..., Any], path: Path, runs: list[dict[str, Any]], methods: list[str]
+    figure_type: Callable[..., Any],
+    figures: _Figures,
+    runs: list[dict[str, Any]],
+    methods: list[str],
 ) -> None:
     """One panel per method: every replicate's per-class eKLD with its interval, and the mean
     in log-size bins (a trend line through bins, never through tied sizes)."""
@@ -445,7 +478,7 @@ def _plot_curves(
         ax.set(xscale="log", xlabel="training images in the class", title=method)
     axes[0].set_ylabel("eKLD (per class)")
     axes[0].legend(fontsize=7)
-    figure.savefig(path, dpi=120)
+    figures.save(figure, "curves.png", dpi=120)
 
 
 def _log_bins(sizes: torch.Tensor, values: torch.Tensor, bins: int = 6) -> tuple[list, list]:
@@ -463,11 +496,17 @@ def _log_bins(sizes: torch.Tensor, values: torch.Tensor, bins: int = 6) -> tuple
 
 
 def _plot_grid(
-    figure_type: Callable[..., Any], source: Path, path: Path, grid: dict[str, Any], name: str
+    figure_type: Callable[..., Any],
+    figures: _Figures,
+    source: Path,
+    grid: dict[str, Any],
+    name: str,
 ) -> None:
-    """The translation grid with the source column framed and each row's class and size."""
+    """``translations-{name}.png``: the translation grid with the source column framed and
+    each row's class and size."""
     if not source.is_file():
         return
+    source = figures.source(source)
     from matplotlib.image import imread
     from matplotlib.patches import Rectangle
 
@@ -486,4 +525,4 @@ def _plot_grid(
     ax.set_xticks([cell * 0.5, cell * 1.5, cell * 4])
     ax.set_xticklabels(["source", "own style", "random styles →"], fontsize=7)
     ax.set_title(f"{name}: translations (class and training images per row)", fontsize=8)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    figures.save(figure, f"translations-{name}.png", dpi=120, bbox_inches="tight")

@@ -12,15 +12,21 @@ epoch, the generator from its last checkpoint. Plain CE trains first, and the me
 train as CE until the defer epoch (CE+DRS, the GIT variants) start from its checkpoint there,
 which saves those epochs and changes no result.
 
+The folder is a sandbox: method and replicate names are checked before they become path parts,
+every path the runner reads or writes must resolve inside ``out_dir`` (a symbolic link that
+leads out is refused), and nothing is written until the config and the first replicate's data
+have been checked, so a failed start leaves the folder as it was. A finished run is read back
+without writing: ``config.json`` is written only when it is missing or differs.
+
 Under ``torchrun`` every rank calls `run_experiment`: training and the invariance curves are
 shared out between the ranks, and rank 0 writes the files.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,6 +35,7 @@ import torch
 from torch import nn
 
 from invtransfer._distributed import barrier, rank_and_world
+from invtransfer._paths import inside, safe_name, write_bytes, write_text
 from invtransfer.checkpoint import latest_numbered, load_module
 from invtransfer.experiments.config import ExperimentConfig
 from invtransfer.experiments.datasets import ExperimentData, Replicate, load_data, replicates
@@ -36,7 +43,13 @@ from invtransfer.experiments.evaluation import evaluate_run, generator_quality
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.experiments.report import write_report
 from invtransfer.experiments.training import check_settings, train_run
-from invtransfer.generative import MUNITGenerator, MUNITTrainer, load_generator, preset
+from invtransfer.generative import (
+    MUNITGenerator,
+    MUNITTrainer,
+    latest_checkpoint,
+    load_generator,
+    preset,
+)
 from invtransfer.models import build_model
 
 __all__ = ["TrainedRun", "load_run", "run_experiment"]
@@ -67,15 +80,22 @@ def run_experiment(
 
     Raises:
         ValueError: ``out_dir`` holds a run of a different config (resuming it would mix
-            results), or ``seeds`` are not among the config's.
+            results), ``seeds`` are not among the config's, a method or replicate name is not
+            one part of a path, or a path in ``out_dir`` leads out of it.
     """
     out_dir = Path(out_dir)
     chosen = _chosen(replicates(config), config.seeds if seeds is None else seeds)
-    _claim(out_dir, config)
+    for method in config.methods:
+        safe_name(method, "methods")
+    _check_claim(out_dir, config)
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     results: dict[str, dict[str, Any]] = {}
-    for replicate in chosen:
-        results |= _run_replicate(config, replicate, out_dir, device, progress)
+    for index, replicate in enumerate(chosen):
+        data = load_data(config.data, replicate.seed, replicate.order)
+        check_settings(config, data, device)
+        if index == 0:  # the config and the data are sound: the folder may be written
+            _claim(out_dir, config)
+        results |= _run_replicate(config, replicate, data, out_dir, device, progress)
     if rank_and_world()[0] == 0:
         write_report(out_dir)
     return results
@@ -99,51 +119,65 @@ def load_run(out_dir: str | Path, method: str, seed: int, order: int | None = No
 
     Raises:
         FileNotFoundError: ``out_dir`` has no such run, or it has no checkpoint.
-        ValueError: the config has no such replicate, or ``order`` is needed to choose one.
+        ValueError: the config has no such replicate, ``order`` is needed to choose one,
+            ``method`` is not one part of a path (``../x``), or the run's folder leads out
+            of ``out_dir`` (a symbolic link).
     """
     out_dir = Path(out_dir)
-    config = ExperimentConfig.from_dict(json.loads((out_dir / "config.json").read_text()))
+    safe_name(method, "method")
+    config = _read_config(out_dir)
     replicate = _replicate_of(config, seed, order)
+    run_dir = _run_dir(out_dir, method, replicate)
     data = load_data(config.data, replicate.seed, replicate.order)
-    run_dir = out_dir / "runs" / f"{method}-{replicate.name}"
-    return TrainedRun(config, data, _trained_model(config, data, run_dir, replicate.seed), run_dir)
+    model = _trained_model(config, data, run_dir, replicate.seed)
+    return TrainedRun(config, data, model, run_dir)
 
 
 def _run_replicate(
     config: ExperimentConfig,
     replicate: Replicate,
+    data: ExperimentData,
     out_dir: Path,
     device: torch.device,
     progress: bool,
 ) -> dict[str, dict[str, Any]]:
     """Every method on one replicate (CE first), then the generator's quality."""
-    data = load_data(config.data, replicate.seed, replicate.order)
-    check_settings(config, data, device)
+    name = safe_name(replicate.name, "replicate")
     generator = None
     if _uses_generator(config):
-        generator = _generator(config, data, out_dir / f"munit-{replicate.name}", replicate.seed,
-                               device, progress)  # fmt: skip
-    runs = out_dir / "runs"
-    erm_run = runs / f"{_ERM}-{replicate.name}" if _ERM in config.methods else None
+        munit = inside(out_dir, out_dir / f"munit-{name}")
+        for part in ("checkpoints", "samples"):
+            inside(out_dir, munit / part)
+        generator = _generator(config, data, munit, replicate.seed, device, progress)
+    erm_run = _run_dir(out_dir, _ERM, replicate) if _ERM in config.methods else None
     results = {}
     for method in sorted(config.methods, key=lambda name: name != _ERM):  # CE first
-        key = f"{method}-{replicate.name}"
-        results[key] = _run(
-            config, data, method, replicate, runs / key, generator, device, progress, erm_run
+        run_dir = _run_dir(out_dir, method, replicate)
+        results[f"{method}-{name}"] = _run(
+            config, data, method, replicate, run_dir, generator, device, progress, erm_run
         )
     judge = next((m for m in _JUDGES if m in config.methods), None)
-    quality = out_dir / "quality" / f"{replicate.name}.json"
+    quality = inside(out_dir, out_dir / "quality" / f"{name}.json")
     if generator is not None and judge is not None and not quality.is_file():
         classifier = _trained_model(
-            config, data, runs / f"{judge}-{replicate.name}", replicate.seed
+            config, data, _run_dir(out_dir, judge, replicate), replicate.seed
         )
         measured = generator_quality(
             classifier.to(device), generator, data, config.evaluation, replicate.seed
         )
         if rank_and_world()[0] == 0:
-            _save_quality(quality, {"judge": judge, **measured})
+            _save_quality(out_dir, quality, {"judge": judge, **measured})
         barrier()
     return results
+
+
+def _run_dir(out_dir: Path, method: str, replicate: Replicate) -> Path:
+    """``runs/{method}-{replicate}``, refused where a name or a link would lead out of
+    ``out_dir``; its checkpoints folder must not lead out either."""
+    name = f"{safe_name(method, 'method')}-{safe_name(replicate.name, 'replicate')}"
+    run_dir = inside(out_dir, out_dir / "runs" / name)
+    inside(out_dir, run_dir / "checkpoints")
+    return run_dir
 
 
 def _run(
@@ -157,7 +191,7 @@ def _run(
     progress: bool,
     erm_run: Path | None,
 ) -> dict[str, Any]:
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = inside(run_dir.parent.parent, run_dir / "metrics.json")
     if metrics_path.is_file():
         log.info("%s: finished before, reading %s", run_dir.name, metrics_path)
         return json.loads(metrics_path.read_text())
@@ -172,7 +206,7 @@ def _run(
         **evaluate_run(model, data, config.evaluation, seed, progress, generator),
     }
     if rank_and_world()[0] == 0:
-        _write_atomically(metrics_path, json.dumps(metrics, indent=1))
+        write_text(metrics_path, json.dumps(metrics, indent=1), run_dir.parent.parent)
     barrier()
     return metrics
 
@@ -197,16 +231,29 @@ def _generator(
     channels, size, _ = data.image_shape
     architecture = preset(config.git.preset, image_size=size, channels=channels)
     trainer = MUNITTrainer(architecture, out_dir, seed=seed, device=device)
-    log.info(
-        "the generator for GIT first (%s): %d iterations of %d images, resuming from its "
-        "last checkpoint if it has one",
-        out_dir.name, config.git.iterations, config.git.batch_size,
-    )  # fmt: skip
+    log.info("%s", _generator_message(out_dir, config.git.iterations, config.git.batch_size))
     trainer.fit(
         data.train, config.git.iterations, config.git.batch_size,
         checkpoint_every=max(config.git.iterations // 4, 1), progress=progress,
     )  # fmt: skip
     return trainer.generator
+
+
+def _generator_message(out_dir: Path, iterations: int, batch_size: int) -> str:
+    """What `_generator` is about to do: train the generator, resume it, or read it."""
+    latest = latest_checkpoint(out_dir)
+    done = int(latest.name.rsplit("-", 1)[1]) if latest is not None else 0
+    if done >= iterations:
+        return f"{out_dir.name}: the generator for GIT was trained before ({done} iterations)"
+    if done:
+        return (
+            f"{out_dir.name}: training the generator for GIT first: resuming at iteration "
+            f"{done} of {iterations} ({batch_size} images each)"
+        )
+    return (
+        f"{out_dir.name}: training the generator for GIT first: {iterations} iterations of "
+        f"{batch_size} images"
+    )
 
 
 def _trained_model(
@@ -242,34 +289,37 @@ def _replicate_of(config: ExperimentConfig, seed: int, order: int | None) -> Rep
     return matches[0]
 
 
-def _claim(out_dir: Path, config: ExperimentConfig) -> None:
-    """Write ``config.json``, or check that the one there is this config (settings added to
-    the library since it was written count as their defaults)."""
-    path = out_dir / "config.json"
-    document = json.dumps(config.to_dict(), indent=1)
-    if path.is_file() and ExperimentConfig.from_dict(json.loads(path.read_text())) != config:
+def _read_config(out_dir: Path) -> ExperimentConfig:
+    """The config in ``out_dir/config.json`` (which must not lead out of ``out_dir``)."""
+    path = inside(out_dir, out_dir / "config.json")
+    return ExperimentConfig.from_dict(json.loads(path.read_text()))
+
+
+def _check_claim(out_dir: Path, config: ExperimentConfig) -> None:
+    """Refuse ``out_dir`` if its ``config.json`` is another config (settings added to the
+    library since it was written count as their defaults); reads only."""
+    if (out_dir / "config.json").exists() and _read_config(out_dir) != config:
         raise ValueError(
-            f"{out_dir}: holds runs of another config ({path}); choose another output folder "
-            f"or delete it to start again"
+            f"{out_dir}: holds runs of another config ({out_dir / 'config.json'}); choose "
+            f"another output folder or delete it to start again"
         )
-    if rank_and_world()[0] == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, document)
+
+
+def _claim(out_dir: Path, config: ExperimentConfig) -> None:
+    """Write ``config.json`` where it is missing or differs (a finished folder that may not
+    be written is read as it is)."""
+    path, document = out_dir / "config.json", json.dumps(config.to_dict(), indent=1)
+    if rank_and_world()[0] == 0 and not (path.is_file() and path.read_text() == document):
+        write_text(path, document, out_dir)
     barrier()
 
 
-def _save_quality(path: Path, measured: dict[str, Any]) -> None:
+def _save_quality(out_dir: Path, path: Path, measured: dict[str, Any]) -> None:
     """``quality/{replicate}.json`` and its translation grid, ``{replicate}-grid.png``."""
     from torchvision.utils import save_image
 
     grid = measured.pop("grid")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(grid.pop("image"), path.with_name(f"{path.stem}-grid.png"))
-    _write_atomically(path, json.dumps({**measured, "grid": grid}, indent=1))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+    image = io.BytesIO()
+    save_image(grid.pop("image"), image, format="png")
+    write_bytes(path.with_name(f"{path.stem}-grid.png"), image.getvalue(), out_dir)
+    write_text(path, json.dumps({**measured, "grid": grid}, indent=1), out_dir)
