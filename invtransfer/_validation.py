@@ -132,7 +132,8 @@ def finite_float(
 ) -> float:
     """``value`` as a float if it is a finite real number within the bounds, else an error:
     ``TypeError`` for a non-number (``None``, a string, a bool), ``ValueError`` for NaN, an
-    infinity or a value outside ``[low, high]`` (an open end excludes its bound).
+    infinity or a value outside ``[low, high]`` (an open end excludes its bound). The message
+    writes the bounds as given (``0`` or ``0.0``).
 
     Examples:
         >>> finite_float("power", 1)
@@ -141,7 +142,7 @@ def finite_float(
         Traceback (most recent call last):
         ...
         ValueError: power: expected a finite number, received nan
-        >>> finite_float("beta", 1.0, 0.0, 1.0, open_high=True)
+        >>> finite_float("beta", 1.0, 0, 1, open_high=True)
         Traceback (most recent call last):
         ...
         ValueError: beta: expected a number in [0, 1), received 1.0
@@ -174,7 +175,7 @@ def probability(name: str, value: object) -> float:
         >>> probability("p", 2)
         Traceback (most recent call last):
         ...
-        ValueError: p: expected a number in [0, 1], received 2
+        ValueError: p: expected a number in [0.0, 1.0], received 2
     """
     return finite_float(name, value, 0.0, 1.0)
 
@@ -308,6 +309,6 @@ def _tensor(name: str, value: object, expected: str, ndim: int | None) -> Tensor
 def _interval(low: float | None, high: float | None, open_low: bool, open_high: bool) -> str:
     left = "(" if open_low or low is None else "["
     right = ")" if open_high or high is None else "]"
-    start = -math.inf if low is None else float(low)
-    end = math.inf if high is None else float(high)
-    return f"{left}{start:g}, {end:g}{right}"
+    start = -math.inf if low is None else low
+    end = math.inf if high is None else high
+    return f"{left}{start!r}, {end!r}{right}"
