@@ -862,6 +862,9 @@ def _write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
     try:
         fill(staging)
         _swap_into_place(staging, target)
+    except SafetensorError as error:  # its I/O errors name no file
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OSError(f"{target}: could not write the checkpoint: {error}") from error
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -236,9 +236,9 @@ class ExperimentConfig:
 
     Examples:
         >>> config = ExperimentConfig().with_overrides(
-        ...     ["train.epochs=3", "train.warmup_epochs=1", "train.milestones=[2]", 'methods=["ce"]'])
-        >>> config.train.epochs, config.methods
-        (3, ['ce'])
+        ...     ["train.epochs=3", "train.warmup_epochs=1", "train.milestones=[2]", "seeds=[1]"])
+        >>> config.train.epochs, config.seeds
+        (3, [1])
         >>> ExperimentConfig().with_overrides(["train.epochs=20"])
         Traceback (most recent call last):
         ...

@@ -25,7 +25,6 @@ the ranks together train exactly the one-process batches; rank 0 writes the chec
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -38,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from invtransfer._distributed import barrier, rank_and_world
+from invtransfer._paths import inside, write_bytes
 from invtransfer._seeding import generator_for
 from invtransfer._threads import loader_workers
 from invtransfer.checkpoint import Checkpoints
@@ -208,7 +208,11 @@ def train_run(
     if erm_run is not None and parts.erm_until_defer and rank == 0:
         _fork(Path(erm_run), Path(run_dir), train, method)
     barrier()
-    first = checkpoints.load(latest, *state)["epoch"] if (latest := checkpoints.latest()) else 0
+    first = 0
+    if (latest := checkpoints.latest()) is not None:  # its epoch must be its folder's
+        step = checkpoints.step_of(latest)
+        bounds = {"epoch": (step, min(step, train.epochs))}  # past the epochs: refused
+        first = checkpoints.load(latest, *state, bounds=bounds)["epoch"]
     if 0 < first < train.epochs:
         log.info("%s seed %d: continuing from epoch %d of %d", method, seed, first, train.epochs)
     step = _Step(_trainable(model, train), loss, optimizer, autocast, scaler)
@@ -415,7 +419,8 @@ def _fork(erm_run: Path, run_dir: Path, train: TrainConfig, method: str) -> None
     if checkpoints.latest() is None and start.is_dir():
         checkpoints.fork(start)
         if (erm_run / EpochLog.NAME).is_file():  # rows after the defer epoch are dropped
-            shutil.copyfile(erm_run / EpochLog.NAME, run_dir / EpochLog.NAME)
+            log_file = inside(erm_run.parent.parent, erm_run / EpochLog.NAME)
+            write_bytes(run_dir / EpochLog.NAME, log_file.read_bytes(), run_dir.parent.parent)
         log.info(
             "starting %s from CE's checkpoint at epoch %d (%s): the epochs before are CE's",
             method, train.deferred_start, start,

@@ -12,6 +12,7 @@ iterations (checkpoints, sample grids, logging, whatever you add) is a `MUNITCal
 
 from __future__ import annotations
 
+import io
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._images import ImageBatch
+from invtransfer._paths import write_bytes
 from invtransfer._seeding import generator_for
 from invtransfer._validation import check_positive_ints
 from invtransfer.checkpoint import Checkpoints, load_module, read_json
@@ -242,9 +244,9 @@ class MUNITTrainer:
         if self.rank != 0:
             return None
         path = self.out_dir / "samples" / f"iter-{self.iteration:07d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(translation_grid(self.generator, images, seed=self.seed), path)
-        return path
+        png = io.BytesIO()
+        save_image(translation_grid(self.generator, images, seed=self.seed), png, format="png")
+        return write_bytes(path, png.getvalue(), self.out_dir)  # never through a link
 
     def save_checkpoint(self, keep: int = 2, losses: dict[str, float] | None = None) -> Path:
         """Write ``checkpoints/iter-NNNNNNN/`` atomically (rank 0, through `Checkpoints`) and

@@ -1,0 +1,72 @@
+"""Faults end in one clear line: a full disk and a read-only output folder name the path and
+exit with status 2, with no traceback. Each runs in a private mount namespace on a small
+tmpfs, and is skipped with the reason where such a namespace cannot be made."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+from test_runner import _write_config
+
+
+def _namespace_or_skip(tmp_path) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("needs util-linux's unshare to make a private mount namespace")
+    mount = tmp_path / "probe"
+    mount.mkdir()
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         f"mount -t tmpfs -o size=64k tmpfs {shlex.quote(str(mount))}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a private namespace here: {probe.stderr.strip()}")
+
+
+def _train_on_tmpfs(tmp_path, setup: str) -> subprocess.CompletedProcess:
+    """``invtransfer train`` with its output on a fresh 96 KiB tmpfs, after ``setup``."""
+    config, mount = tmp_path / "experiment.toml", tmp_path / "disk"
+    _write_config(config, 'methods=["ce"]')
+    mount.mkdir()
+    train = [sys.executable, "-m", "invtransfer", "train", str(config), "--out",
+             str(mount / "run"), "--no-progress"]  # fmt: skip
+    script = (
+        f"mount -t tmpfs -o size=96k tmpfs {shlex.quote(str(mount))} && "
+        f"{setup.format(mount=shlex.quote(str(mount)))} && {shlex.join(train)}"
+    )
+    return subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def _one_line(done: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("invtransfer:")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    return errors[0]
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
+    _namespace_or_skip(tmp_path)
+    done = _train_on_tmpfs(tmp_path, "true")
+    line = _one_line(done)
+    assert done.returncode == 2
+    assert line.startswith("invtransfer: error: ") and "No space left on device" in line
+    assert str(tmp_path / "disk" / "run") in line
+
+
+@pytest.mark.slow
+def test_a_read_only_output_folder_is_one_line_naming_the_path(tmp_path):
+    _namespace_or_skip(tmp_path)
+    done = _train_on_tmpfs(tmp_path, "mount -o remount,ro {mount}")
+    line = _one_line(done)
+    assert done.returncode == 2
+    assert line.startswith("invtransfer: error: ") and "Read-only file system" in line
+    assert str(tmp_path / "disk" / "run") in line
