@@ -10,10 +10,11 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch loads on first use: the command line's --help needs none of it
+    import torch
+    from torch import Tensor
 
 __all__ = [
     "as_tensor",
@@ -219,9 +220,9 @@ def path_like(name: str, value: object) -> Path:
     return Path(value)
 
 
-def as_tensor(name: str, value: object, expected: str) -> Tensor:
-    """``torch.as_tensor(value)``, or a ``TypeError`` naming ``name`` for what torch cannot
-    read as a tensor (``None``, strings, ragged lists).
+def as_tensor(name: str, value: object, expected: str, dtype: torch.dtype | None = None) -> Tensor:
+    """``torch.as_tensor(value, dtype)``, or a ``TypeError`` naming ``name`` for what torch
+    cannot read as a tensor (``None``, strings, ragged lists).
 
     Examples:
         >>> as_tensor("counts", [3, 1], "class counts").tolist()
@@ -231,8 +232,10 @@ def as_tensor(name: str, value: object, expected: str) -> Tensor:
         ...
         TypeError: counts: expected class counts, received [[3], [1, 2]]
     """
+    import torch
+
     try:
-        return torch.as_tensor(value)
+        return torch.as_tensor(value, dtype=dtype)
     except (TypeError, ValueError, RuntimeError, OverflowError):
         raise TypeError(f"{name}: expected {expected}, received {value!r:.80}") from None
 
@@ -241,6 +244,7 @@ def float_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
     """``value`` if it is a floating-point tensor (with ``ndim`` dimensions when given).
 
     Examples:
+        >>> import torch
         >>> float_tensor("logits", torch.zeros(2, 3), ndim=2).shape
         torch.Size([2, 3])
         >>> float_tensor("logits", torch.zeros(2, dtype=torch.long))
@@ -260,6 +264,7 @@ def int_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
     """``value`` if it is an integer (not bool) tensor (with ``ndim`` dimensions when given).
 
     Examples:
+        >>> import torch
         >>> int_tensor("labels", torch.tensor([1, 2]), ndim=1).tolist()
         [1, 2]
         >>> int_tensor("labels", torch.tensor([0.5]))
@@ -267,6 +272,8 @@ def int_tensor(name: str, value: object, ndim: int | None = None) -> Tensor:
         ...
         TypeError: labels: expected an integer tensor, received a tensor of dtype torch.float32
     """
+    import torch
+
     value = _tensor(name, value, "an integer tensor", ndim)
     if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
         raise TypeError(
@@ -280,6 +287,7 @@ def finite_tensor(name: str, value: Tensor) -> Tensor:
     ``ValueError`` that gives the first bad entry.
 
     Examples:
+        >>> import torch
         >>> finite_tensor("angle", torch.tensor([1.0, 2.0])).tolist()
         [1.0, 2.0]
         >>> finite_tensor("angle", torch.tensor([1.0, float("inf")]))
@@ -287,6 +295,8 @@ def finite_tensor(name: str, value: Tensor) -> Tensor:
         ...
         ValueError: angle: expected finite values, received inf
     """
+    import torch
+
     if value.is_floating_point() or value.is_complex():
         finite = torch.isfinite(value)
         if not bool(finite.all()):
@@ -296,7 +306,9 @@ def finite_tensor(name: str, value: Tensor) -> Tensor:
 
 
 def _tensor(name: str, value: object, expected: str, ndim: int | None) -> Tensor:
-    if not isinstance(value, Tensor):
+    import torch
+
+    if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name}: expected {expected}, received {type(value).__name__}")
     if ndim is not None and value.ndim != ndim:
         raise ValueError(

@@ -290,10 +290,9 @@ def _level(name: str, value: object, what: str = "a level") -> float:
 
 def _reals(name: str, values: object) -> Tensor:
     """``values`` (a tensor or a sequence of numbers) as a flat float64 tensor."""
-    tensor = as_tensor(name, values, "real numbers")
-    if tensor.dtype == torch.bool or tensor.is_complex():
-        raise TypeError(f"{name}: expected real numbers, received dtype {tensor.dtype}")
-    return tensor.to(torch.float64).flatten()
+    if isinstance(values, Tensor) and (values.dtype == torch.bool or values.is_complex()):
+        raise TypeError(f"{name}: expected real numbers, received dtype {values.dtype}")
+    return as_tensor(name, values, "real numbers", torch.float64).flatten()
 
 
 def _paired_reals(
