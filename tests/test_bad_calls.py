@@ -817,6 +817,19 @@ STATISTICS = {
         "resamples",
     ),
 }
+CURVE_DATA = torch.utils.data.TensorDataset(torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 0, 1]))
+CURVE_MODEL = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+for kind, seed in {"-1": -1, "None": None, "str": "0", "float": 0.5}.items():
+    STATISTICS[f"evaluation_set(seed={kind})"] = (
+        lambda s=seed: M.evaluation_set(CURVE_DATA, 2, 2, s),
+        "seed",
+    )
+    STATISTICS[f"invariance_curve(seed={kind})"] = (
+        lambda s=seed: M.invariance_curve(
+            CURVE_MODEL, CURVE_DATA, T.Rotation(), [2, 2], 2, 2, seed=s, progress=False
+        ),
+        "seed",
+    )
 for ident, (call, name) in STATISTICS.items():
     bad("metrics", ident, call, name)
 

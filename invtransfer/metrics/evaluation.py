@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from invtransfer._distributed import rank_and_world
 from invtransfer._seeding import generator_for
 from invtransfer._validation import positive_int
+from invtransfer._validation import seed as seed_check
 from invtransfer.labels import resolve_labels
 from invtransfer.metrics.measures import feature_distance, random_pair_distance
 from invtransfer.metrics.pairs import DIVERGENCE_KINDS, add_pairs, pair_statistics
@@ -60,6 +61,7 @@ def evaluation_set(
         >>> chosen.images.shape, chosen.labels.tolist()
         (torch.Size([6, 1, 4, 4]), [0, 0, 0, 1, 1, 1])
     """
+    seed_check("seed", seed)  # here, not later as a key: "seed:", not "keys:"
     if isinstance(data, DataLoader):
         return _first_per_class(data, num_classes, per_class)
     labels = resolve_labels(data)
