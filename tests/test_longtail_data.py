@@ -163,3 +163,16 @@ def test_recipes_say_which_file_is_missing(tmp_path):
     write_mnist_layout(tmp_path)
     with pytest.raises(ValueError, match="variant: expected one of"):
         mnist_lt(tmp_path, "blur")
+
+
+def test_k49_files_with_float_labels_are_refused_not_truncated(tmp_path):
+    import numpy as np
+
+    from invtransfer.data import k49_lt
+
+    images = np.zeros((8, 28, 28), dtype=np.uint8)
+    for split in ("train", "test"):
+        np.savez(tmp_path / f"k49-{split}-imgs.npz", arr_0=images)
+        np.savez(tmp_path / f"k49-{split}-labels.npz", arr_0=np.full(8, 0.9))
+    with pytest.raises(ValueError, match="k49-train-labels.npz"):
+        k49_lt(tmp_path, "bg")

@@ -181,8 +181,8 @@ def k49_lt(root: str | Path, variant: str | None = None, **options) -> LongTailS
     root = Path(root)
     train, test = (
         _tensor_images(
-            read_npz(find_file(root, [f"k49-{split}-imgs.npz"])),
-            read_npz(find_file(root, [f"k49-{split}-labels.npz"])),
+            read_npz(find_file(root, [f"k49-{split}-imgs.npz"]), kind="images"),
+            read_npz(find_file(root, [f"k49-{split}-labels.npz"]), kind="labels"),
         )
         for split in ("train", "test")
     )
@@ -325,7 +325,8 @@ def _read_cifar(root: Path) -> tuple[Dataset, Dataset]:
 def _idx_pair(root: str | Path, layout: str) -> tuple[TensorImages, TensorImages]:
     def read(stem: str) -> Tensor:
         names = [f"{folder}{stem}{ext}" for folder in ("", f"{layout}/raw/") for ext in ("", ".gz")]
-        return read_idx(find_file(root, names))
+        kind = "images" if "images" in stem else "labels"  # converted without loss, or refused
+        return read_idx(find_file(root, names), kind=kind)
 
     train, test = (
         _tensor_images(read(f"{prefix}-images-idx3-ubyte"), read(f"{prefix}-labels-idx1-ubyte"))
