@@ -174,5 +174,5 @@ def test_k49_files_with_float_labels_are_refused_not_truncated(tmp_path):
     for split in ("train", "test"):
         np.savez(tmp_path / f"k49-{split}-imgs.npz", arr_0=images)
         np.savez(tmp_path / f"k49-{split}-labels.npz", arr_0=np.full(8, 0.9))
-    with pytest.raises(ValueError, match="k49-train-labels.npz"):
+    with pytest.raises(ValueError, match=r"k49-train-labels\.npz"):
         k49_lt(tmp_path, "bg")
