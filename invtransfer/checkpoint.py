@@ -779,7 +779,8 @@ def _closed_form_rates(scheduler: Any, state: Any) -> list[float] | None:
     step = state["last_epoch"]
     if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
         return [
-            rate * f(step) for f, rate in zip(scheduler.lr_lambdas, scheduler.base_lrs, strict=True)
+            float(rate * f(step))
+            for f, rate in zip(scheduler.lr_lambdas, scheduler.base_lrs, strict=True)
         ]
     if hasattr(scheduler, "_get_closed_form_lr"):
         probe = copy.copy(scheduler)

@@ -265,8 +265,10 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         from invtransfer.experiments.methods import GIT_SUFFIX, METHODS
 
-        if not self.name.strip() or any(part in self.name for part in ("/", "\\", "\0")) or (
-            self.name.strip(".") == ""
+        if (
+            not self.name.strip()
+            or any(part in self.name for part in ("/", "\\", "\0"))
+            or (self.name.strip(".") == "")
         ):
             raise ValueError(
                 f"name: expected a plain folder name (no '/', '\\', or dots alone), received "

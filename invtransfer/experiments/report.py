@@ -234,7 +234,7 @@ def _markdown(
     replicates = sorted({_replicate(run) for run in runs})
     counts = runs[0]["class_counts"]
     data = config["data"]
-    orders = sorted({run.get("order") for run in runs} - {None})
+    orders = sorted(order for order in {run.get("order") for run in runs} if order is not None)
     lines = [
         f"# {config['name']}",
         "",

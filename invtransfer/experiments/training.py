@@ -210,8 +210,8 @@ def train_run(
     barrier()
     first = 0
     if (latest := checkpoints.latest()) is not None:  # its epoch must be its folder's
-        step = checkpoints.step_of(latest)
-        bounds = {"epoch": (step, min(step, train.epochs))}  # past the epochs: refused
+        saved = checkpoints.step_of(latest)
+        bounds = {"epoch": (saved, min(saved, train.epochs))}  # past the epochs: refused
         first = checkpoints.load(latest, *state, bounds=bounds)["epoch"]
     if 0 < first < train.epochs:
         log.info("%s seed %d: continuing from epoch %d of %d", method, seed, first, train.epochs)

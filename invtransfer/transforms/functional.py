@@ -465,7 +465,7 @@ def _per_sample(
         raise TypeError(
             f"{name}: expected a tensor of shape {shape} or {scalar}, received {value!r}"
         )
-    if kind == "real" and not all(math.isfinite(v) for v in values):
+    if kind == "real" and not all(math.isfinite(float(v)) for v in values):  # type: ignore[arg-type]
         raise ValueError(f"{name}: expected finite values, received {value!r}")
     dtype = {"real": x.dtype, "int": torch.long, "bool": torch.bool}[kind]
     # Filled on the device, not copied from the host.
