@@ -93,3 +93,15 @@ def test_bad_counts_for_summary():
         summary(torch.tensor([5, 0, 3]))
     with pytest.raises(TypeError, match="integer counts"):
         summary(torch.tensor([5.0, 3.0]))
+
+
+def test_the_gini_coefficient_is_the_pairwise_formula_without_a_classes_by_classes_matrix():
+    from invtransfer.data.profiles import summary
+
+    counts = torch.randint(5, 5000, (700,), generator=torch.Generator().manual_seed(0))
+    values = counts.double()
+    pairwise = (values[:, None] - values[None, :]).abs().sum()
+    expected = float(pairwise / (2 * len(values) ** 2 * values.mean()))
+    assert summary(counts).gini == pytest.approx(expected, rel=1e-12)
+    many = torch.randint(5, 5000, (200_000,), generator=torch.Generator().manual_seed(1))
+    assert 0 < summary(many).gini < 1  # 200,000 classes: a pairwise matrix would need 320 GB

@@ -57,7 +57,7 @@ class TorchvisionFamily(TransformFamily):
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         outputs = []
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=_initialised_cuda_devices()):  # manual_seed seeds them
             for image, seed in zip(x, params.seed.tolist(), strict=True):
                 if seed == _IDENTITY_SEED:
                     outputs.append(image)
@@ -139,3 +139,9 @@ def from_torchvision(transform: v2.Transform) -> TorchvisionFamily:
 def to_torchvision(family: TransformFamily) -> FamilyTransform:
     """Wrap a family as a ``torchvision.transforms.v2`` transform. See `FamilyTransform`."""
     return FamilyTransform(family)
+
+
+def _initialised_cuda_devices() -> list[int]:
+    """The CUDA devices whose generators ``torch.manual_seed`` reseeds (none before CUDA is
+    initialised), so that a fork restores every generator it changes."""
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
