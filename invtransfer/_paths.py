@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["inside", "safe_name", "write_bytes", "write_text"]
+__all__ = ["fsync", "inside", "safe_name", "write_bytes", "write_text"]
 
 
 def inside(root: str | Path, path: str | Path) -> Path:
@@ -125,11 +125,17 @@ def _replace(target: Path, data: bytes) -> None:
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
-    _fsync_folder(target.parent)
+    fsync(target.parent)
 
 
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
+def fsync(path: Path) -> None:
+    """Flush a file or a folder (its entries) to the disk.
+
+    Examples:
+        >>> import tempfile
+        >>> fsync(Path(tempfile.gettempdir()))
+    """
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:

@@ -45,6 +45,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from invtransfer._paths import fsync
 from invtransfer._validation import check_positive_ints
 
 __all__ = [
@@ -346,7 +347,7 @@ class Checkpoints:
         def copy(staging: Path) -> None:
             for file in files:
                 shutil.copyfile(file, staging / file.name)
-                _fsync(staging / file.name)
+                fsync(staging / file.name)
 
         return _write_atomically(self.path(int(match.group(1))), copy)
 
@@ -375,11 +376,11 @@ def write_folder(
         for name, group in tensors.items():
             path = staging / f"{name}.safetensors"
             save_file(_unshared(group), path)
-            _fsync(path)
+            fsync(path)
         for name, document in documents.items():
             path = staging / f"{name}.json"
             path.write_text(json.dumps(document, indent=1, allow_nan=False))
-            _fsync(path)
+            fsync(path)
 
     return _write_atomically(Path(target), fill)
 
@@ -873,7 +874,7 @@ def _write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
-    _fsync(staging)
+    fsync(staging)
     if target.exists():
         if not target.is_dir() or (foreign := _foreign(target.iterdir())):
             raise ValueError(
@@ -890,7 +891,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
             shutil.rmtree(retired)
     else:
         os.replace(staging, target)
-    _fsync(target.parent)
+    fsync(target.parent)
 
 
 _RENAME_EXCHANGE, _AT_FDCWD = 2, -100
@@ -905,11 +906,3 @@ def _exchange(first: Path, second: Path) -> bool:
         return False
     names = os.fsencode(first), os.fsencode(second)
     return renameat2(_AT_FDCWD, names[0], _AT_FDCWD, names[1], _RENAME_EXCHANGE) == 0
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

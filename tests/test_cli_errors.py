@@ -8,14 +8,11 @@ import argparse
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import ROOT
-from safetensors.torch import load_file
-from test_runner import _write_config
+from test_runner import _write_config, assert_same_run, stop_mid_training, train_command
 
-from invtransfer.checkpoint import latest_numbered
 from invtransfer.cli import build_parser, main
 
 CONFIG = ROOT / "configs" / "mnist_dil_lt.toml"
@@ -88,32 +85,18 @@ def test_every_option_has_help_text_and_says_its_default():
 def test_ctrl_c_says_how_to_resume_and_the_resumed_run_ends_identical(tmp_path):
     config_path = tmp_path / "experiment.toml"
     _write_config(config_path, 'methods=["ce"]', "train.epochs=12", "train.milestones=[9]")
-
-    def command(out) -> list[str]:
-        return [sys.executable, "-m", "invtransfer", "train", str(config_path), "--out", str(out),
-                "--no-progress"]  # fmt: skip
-
-    subprocess.run(command(tmp_path / "straight"), check=True, cwd=ROOT, capture_output=True)
-    victim = subprocess.Popen(
-        command(tmp_path / "stopped"), cwd=ROOT, stderr=subprocess.PIPE, text=True
-    )
-    checkpoints = tmp_path / "stopped" / "runs" / "ce-seed0-order0" / "checkpoints"
-    deadline = time.monotonic() + 120
-    while (latest := latest_numbered(checkpoints, "epoch")) is None or latest.name < "epoch-0002":
-        assert victim.poll() is None and time.monotonic() < deadline, "no checkpoint in time"
-        time.sleep(0.005)
-    victim.send_signal(signal.SIGINT)
-    _, err = victim.communicate(timeout=60)
-    assert victim.returncode == 130
+    subprocess.run(
+        train_command(config_path, tmp_path / "straight"), check=True, cwd=ROOT,
+        capture_output=True,
+    )  # fmt: skip
+    status, err = stop_mid_training(config_path, tmp_path / "stopped", signal.SIGINT)
+    assert status == 130
     assert err.strip().splitlines()[-1] == (
         "invtransfer: interrupted; run the same command again to resume"
     )
     assert "Traceback" not in err
-    assert latest_numbered(checkpoints, "epoch").name < "epoch-0012", "finished before Ctrl-C"
-    subprocess.run(command(tmp_path / "stopped"), check=True, cwd=ROOT, capture_output=True)
-    runs = [tmp_path / name / "runs" / "ce-seed0-order0" for name in ("straight", "stopped")]
-    weights = [
-        load_file(latest_numbered(r / "checkpoints", "epoch") / "model.safetensors") for r in runs
-    ]
-    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
-    assert (runs[0] / "metrics.json").read_text() == (runs[1] / "metrics.json").read_text()
+    subprocess.run(
+        train_command(config_path, tmp_path / "stopped"), check=True, cwd=ROOT,
+        capture_output=True,
+    )  # fmt: skip
+    assert_same_run(tmp_path / "straight", tmp_path / "stopped")

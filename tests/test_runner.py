@@ -146,36 +146,54 @@ def _write_config(path, *overrides: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
-    config_path = tmp_path / "experiment.toml"
-    _write_config(config_path, 'methods=["ce"]', "train.epochs=12", "train.milestones=[9]")
+def train_command(config_path, out) -> list[str]:
+    return [sys.executable, "-m", "invtransfer", "train", str(config_path), "--out", str(out),
+            "--no-progress"]  # fmt: skip
 
-    def command(out) -> list[str]:
-        return [sys.executable, "-m", "invtransfer", "train", str(config_path), "--out", str(out),
-                "--no-progress"]  # fmt: skip
 
-    subprocess.run(command(tmp_path / "straight"), check=True, cwd=ROOT, capture_output=True)
-    victim = subprocess.Popen(command(tmp_path / "killed"), cwd=ROOT, stderr=subprocess.DEVNULL)
-    checkpoints = tmp_path / "killed" / "runs" / "ce-seed0-order0" / "checkpoints"
+def stop_mid_training(config_path, out, sig: int) -> tuple[int, str]:
+    """Start the train command, send ``sig`` once epoch 2 is checkpointed; its exit status
+    and stderr."""
+    victim = subprocess.Popen(
+        train_command(config_path, out), cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    checkpoints = out / "runs" / "ce-seed0-order0" / "checkpoints"
     deadline = time.monotonic() + 120
     while (latest := latest_numbered(checkpoints, "epoch")) is None or latest.name < "epoch-0002":
         assert victim.poll() is None and time.monotonic() < deadline, "no checkpoint in time"
         time.sleep(0.005)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert latest_numbered(checkpoints, "epoch").name < "epoch-0012", "finished before the kill"
-    subprocess.run(command(tmp_path / "killed"), check=True, cwd=ROOT, capture_output=True)
-    runs = [tmp_path / name / "runs" / "ce-seed0-order0" for name in ("straight", "killed")]
+    victim.send_signal(sig)
+    _, err = victim.communicate(timeout=60)
+    assert latest_numbered(checkpoints, "epoch").name < "epoch-0012", "finished before the stop"
+    return victim.returncode, err
+
+
+def assert_same_run(first, second) -> None:
+    """Two study folders whose CE run ended with the same weights, metrics and log."""
+    runs = [folder / "runs" / "ce-seed0-order0" for folder in (first, second)]
     weights = [
         load_file(latest_numbered(r / "checkpoints", "epoch") / "model.safetensors") for r in runs
     ]
     assert weights[0].keys() == weights[1].keys()
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
-    metrics = [(r / "metrics.json").read_text() for r in runs]
-    assert metrics[0] == metrics[1]
+    assert (runs[0] / "metrics.json").read_text() == (runs[1] / "metrics.json").read_text()
     logs = [_log_rows(r) for r in runs]  # one row per epoch, the resumed ones replayed exactly
     assert [row["epoch"] for row in logs[1]] == [str(epoch) for epoch in range(1, 13)]
     assert [row["loss"] for row in logs[0]] == [row["loss"] for row in logs[1]]
+
+
+def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
+    config_path = tmp_path / "experiment.toml"
+    _write_config(config_path, 'methods=["ce"]', "train.epochs=12", "train.milestones=[9]")
+    subprocess.run(
+        train_command(config_path, tmp_path / "straight"), check=True, cwd=ROOT,
+        capture_output=True,
+    )  # fmt: skip
+    stop_mid_training(config_path, tmp_path / "killed", signal.SIGKILL)
+    subprocess.run(
+        train_command(config_path, tmp_path / "killed"), check=True, cwd=ROOT, capture_output=True
+    )
+    assert_same_run(tmp_path / "straight", tmp_path / "killed")
 
 
 def _log_rows(run_dir) -> list[dict[str, str]]:
