@@ -311,7 +311,7 @@ def test_an_augment_saved_over_another_is_old_or_new_at_every_moment(tmp_path, m
     assert seen[0] == 0.5 and GenerativeAugment.load(folder).fraction == 0.5
     monkeypatch.undo()
     with monkeypatch.context() as patched:
-        patched.setattr(checkpoint, "_fsync", _die_on_folder(folder.parent))
+        patched.setattr(checkpoint, "fsync", _die_on_folder(folder.parent))
         with pytest.raises(KeyboardInterrupt):  # killed before the swap
             GenerativeAugment(generator, fraction=0.75).save(folder)
     assert GenerativeAugment.load(folder).fraction == 0.5
@@ -322,7 +322,7 @@ def test_an_augment_saved_over_another_is_old_or_new_at_every_moment(tmp_path, m
 
 
 def _die_on_folder(staging_parent):
-    """An ``_fsync`` that dies when the staging folder is synced, just before the swap."""
+    """An ``fsync`` that dies when the staging folder is synced, just before the swap."""
 
     def fsync(path):
         if path.is_dir() and path.parent == staging_parent and path.name.startswith("."):

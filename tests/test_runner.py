@@ -155,8 +155,12 @@ def stop_mid_training(config_path, out, sig: int) -> tuple[int, str]:
     """Start the train command, send ``sig`` once epoch 2 is checkpointed; its exit status
     and stderr."""
     victim = subprocess.Popen(
-        train_command(config_path, out), cwd=ROOT, stderr=subprocess.PIPE, text=True
-    )
+        train_command(config_path, out),
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # a job started in the background inherits SIGINT ignored: Ctrl-C must reach it
     checkpoints = out / "runs" / "ce-seed0-order0" / "checkpoints"
     deadline = time.monotonic() + 120
     while (latest := latest_numbered(checkpoints, "epoch")) is None or latest.name < "epoch-0002":
@@ -232,7 +236,9 @@ def test_fp16_on_the_cpu_is_refused_before_anything_trains(tmp_path):
 
 @pytest.mark.slow
 def test_a_compiled_model_trains_and_resumes(tmp_path):
-    config = small_config('methods=["ce"]', "train.compile=true", "train.epochs=2")
+    config = small_config(
+        'methods=["ce"]', "train.compile=true", "train.epochs=2", "train.milestones=[1]"
+    )
     run_experiment(config, tmp_path, progress=False)
     rows = _log_rows(tmp_path / "runs" / "ce-seed0-order0")
     assert [row["epoch"] for row in rows] == ["1", "2"]
