@@ -6,9 +6,10 @@ value) whose message starts with the argument's name: ``name: expected ..., rece
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,6 +26,7 @@ __all__ = [
     "float_tensor",
     "int_at_least",
     "int_tensor",
+    "known_name",
     "non_negative_int",
     "one_of",
     "path_like",
@@ -199,6 +201,26 @@ def one_of(name: str, value: T, options: Sequence[T]) -> T:
     if not known:
         raise ValueError(f"{name}: expected one of {tuple(options)}, received {value!r}")
     return value
+
+
+def known_name(name: str, value: object, known: Collection[object]) -> None:
+    """Refuse ``value`` unless it is in ``known``, listing the names (``none`` for ``None``)
+    and suggesting the close matches of a misspelling.
+
+    Examples:
+        >>> known_name("train.amp", "bf16", [None, "bf16", "fp16"])
+        >>> known_name("train.amp", "bf17", [None, "bf16", "fp16"])
+        Traceback (most recent call last):
+        ...
+        ValueError: train.amp: expected one of ['bf16', 'fp16', 'none'], received 'bf17'; ...
+    """
+    if value in known:
+        return
+    names = [option for option in known if isinstance(option, str)]
+    close = difflib.get_close_matches(str(value), names, n=3)
+    hint = f"; close matches: {close}" if close else ""
+    shown = sorted(names) + (["none"] if None in known else [])
+    raise ValueError(f"{name}: expected one of {shown}, received {value!r}{hint}")
 
 
 def path_like(name: str, value: object) -> Path:

@@ -11,7 +11,12 @@ import sys
 
 import pytest
 from conftest import ROOT
-from test_runner import _write_config, assert_same_run, stop_mid_training, train_command
+from test_runner import (
+    assert_same_run,
+    config_and_straight_run,
+    stop_mid_training,
+    train_command,
+)
 
 from invtransfer.cli import build_parser, main
 
@@ -83,12 +88,7 @@ def test_every_option_has_help_text_and_says_its_default():
 
 @pytest.mark.slow
 def test_ctrl_c_says_how_to_resume_and_the_resumed_run_ends_identical(tmp_path):
-    config_path = tmp_path / "experiment.toml"
-    _write_config(config_path, 'methods=["ce"]', "train.epochs=12", "train.milestones=[9]")
-    subprocess.run(
-        train_command(config_path, tmp_path / "straight"), check=True, cwd=ROOT,
-        capture_output=True,
-    )  # fmt: skip
+    config_path = config_and_straight_run(tmp_path)
     status, err = stop_mid_training(config_path, tmp_path / "stopped", signal.SIGINT)
     assert status == 130
     assert err.strip().splitlines()[-1] == (

@@ -186,13 +186,19 @@ def assert_same_run(first, second) -> None:
     assert [row["loss"] for row in logs[0]] == [row["loss"] for row in logs[1]]
 
 
-def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
+def config_and_straight_run(tmp_path):
+    """A 12-epoch CE config and its uninterrupted run in ``tmp_path / "straight"``."""
     config_path = tmp_path / "experiment.toml"
     _write_config(config_path, 'methods=["ce"]', "train.epochs=12", "train.milestones=[9]")
     subprocess.run(
         train_command(config_path, tmp_path / "straight"), check=True, cwd=ROOT,
         capture_output=True,
     )  # fmt: skip
+    return config_path
+
+
+def test_a_killed_train_command_resumes_to_the_same_result(tmp_path):
+    config_path = config_and_straight_run(tmp_path)
     stop_mid_training(config_path, tmp_path / "killed", signal.SIGKILL)
     subprocess.run(
         train_command(config_path, tmp_path / "killed"), check=True, cwd=ROOT, capture_output=True

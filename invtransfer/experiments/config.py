@@ -10,14 +10,15 @@ Unknown keys and values of the wrong type are errors that name the key.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from invtransfer._paths import safe_name
+from invtransfer._validation import finite_float, int_at_least, known_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,10 +63,10 @@ class DataConfig:
             self.variant = None
         from invtransfer.experiments.datasets import RECIPES  # datasets imports this module
 
-        _known("data.recipe", self.recipe, RECIPES)
-        _known("data.variant", self.variant, (None, "rot", "bg", "dil"))
+        known_name("data.recipe", self.recipe, RECIPES)
+        known_name("data.variant", self.variant, (None, "rot", "bg", "dil"))
         if self.class_orders is not None:
-            _at_least("data.class_orders", self.class_orders, 1)
+            int_at_least("data.class_orders", self.class_orders, 1)
 
 
 @dataclass
@@ -130,13 +131,13 @@ class TrainConfig:
             self.amp = None
         from invtransfer.experiments.training import AMP_DTYPES, AUGMENTATIONS
 
-        _at_least("train.epochs", self.epochs, 1)
-        _at_least("train.batch_size", self.batch_size, 1)
-        _between("train.lr", self.lr, 0.0, math.inf, low_open=True, high_open=True)
-        _between("train.momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _between("train.weight_decay", self.weight_decay, 0.0, math.inf, high_open=True)
-        _between("train.gamma", self.gamma, 0.0, 1.0, low_open=True)
-        _at_least("train.warmup_epochs", self.warmup_epochs, 0)
+        int_at_least("train.epochs", self.epochs, 1)
+        int_at_least("train.batch_size", self.batch_size, 1)
+        finite_float("train.lr", self.lr, 0.0, open_low=True)
+        finite_float("train.momentum", self.momentum, 0.0, 1.0, open_high=True)
+        finite_float("train.weight_decay", self.weight_decay, 0.0)
+        finite_float("train.gamma", self.gamma, 0.0, 1.0, open_low=True)
+        int_at_least("train.warmup_epochs", self.warmup_epochs, 0)
         if self.warmup_epochs > self.epochs:
             raise ValueError(
                 f"train.warmup_epochs: expected at most train.epochs={self.epochs}, received "
@@ -151,16 +152,16 @@ class TrainConfig:
                 f"{self.milestones}"
             )
         if self.defer_epoch is not None:
-            _at_least("train.defer_epoch", self.defer_epoch, 0)
+            int_at_least("train.defer_epoch", self.defer_epoch, 0)
             if self.defer_epoch >= self.epochs:
                 raise ValueError(
                     f"train.defer_epoch: expected an epoch before train.epochs={self.epochs}, "
                     f"received {self.defer_epoch}"
                 )
-        _known("train.augmentation", self.augmentation, [None, *AUGMENTATIONS])
-        _known("train.amp", self.amp, [None, *AMP_DTYPES])
+        known_name("train.augmentation", self.augmentation, [None, *AUGMENTATIONS])
+        known_name("train.amp", self.amp, [None, *AMP_DTYPES])
         if self.workers is not None:
-            _at_least("train.workers", self.workers, 0)
+            int_at_least("train.workers", self.workers, 0)
 
     @property
     def deferred_start(self) -> int:
@@ -192,10 +193,10 @@ class GITConfig:
     def __post_init__(self) -> None:
         from invtransfer.generative import PRESETS
 
-        _known("git.preset", self.preset, PRESETS)
-        _at_least("git.iterations", self.iterations, 1)
-        _at_least("git.batch_size", self.batch_size, 1)
-        _between("git.fraction", self.fraction, 0.0, 1.0, low_open=True)
+        known_name("git.preset", self.preset, PRESETS)
+        int_at_least("git.iterations", self.iterations, 1)
+        int_at_least("git.batch_size", self.batch_size, 1)
+        finite_float("git.fraction", self.fraction, 0.0, 1.0, open_low=True)
 
 
 @dataclass
@@ -220,9 +221,9 @@ class EvaluationConfig:
     def __post_init__(self) -> None:
         from invtransfer.transforms import FAMILIES
 
-        _at_least("evaluation.samples_per_class", self.samples_per_class, 1)
-        _at_least("evaluation.transforms_per_sample", self.transforms_per_sample, 1)
-        _known("evaluation.family", self.family, [None, "generator", *FAMILIES])
+        int_at_least("evaluation.samples_per_class", self.samples_per_class, 1)
+        int_at_least("evaluation.transforms_per_sample", self.transforms_per_sample, 1)
+        known_name("evaluation.family", self.family, [None, "generator", *FAMILIES])
         if self.family_options and self.family in (None, "generator"):
             raise ValueError(
                 f"evaluation.family_options: expected none without a named family, received "
@@ -265,23 +266,15 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         from invtransfer.experiments.methods import GIT_SUFFIX, METHODS
 
-        if (
-            not self.name.strip()
-            or any(part in self.name for part in ("/", "\\", "\0"))
-            or (self.name.strip(".") == "")
-        ):
-            raise ValueError(
-                f"name: expected a plain folder name (no '/', '\\', or dots alone), received "
-                f"{self.name!r}"
-            )
+        safe_name(self.name, "name")  # the study's folder is runs/NAME by default
         if not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods: expected distinct method names, received {self.methods}")
         for i, method in enumerate(self.methods):
-            _known(f"methods[{i}]", method.removesuffix(GIT_SUFFIX), METHODS)
+            known_name(f"methods[{i}]", method.removesuffix(GIT_SUFFIX), METHODS)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds: expected distinct seeds, received {self.seeds}")
         for i, seed in enumerate(self.seeds):
-            _at_least(f"seeds[{i}]", seed, 0)
+            int_at_least(f"seeds[{i}]", seed, 0)
         for i, pair in enumerate(self.comparisons or []):
             if len(pair) != 2 or not set(pair) <= set(self.methods):
                 raise ValueError(
@@ -332,39 +325,6 @@ class ExperimentConfig:
                 target = target[parent]
             target[leaf] = _toml_value(text.strip())
         return ExperimentConfig.from_dict(values)
-
-
-def _at_least(key: str, value: int, least: int) -> None:
-    if value < least:
-        raise ValueError(f"{key}: expected an int >= {least}, received {value!r}")
-
-
-def _between(
-    key: str,
-    value: float,
-    low: float,
-    high: float,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    """Refuse NaN and values outside ``low .. high`` (each end open or closed)."""
-    inside = (value > low if low_open else value >= low) and (
-        value < high if high_open else value <= high
-    )
-    if not inside:
-        bounds = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{key}: expected a number in {bounds}, received {value!r}")
-
-
-def _known(key: str, value: object, known: Any) -> None:
-    """Refuse a name that is not among ``known``, suggesting close matches."""
-    if value in known:
-        return
-    names = [name for name in known if isinstance(name, str)]
-    close = difflib.get_close_matches(str(value), names, n=3)
-    hint = f"; close matches: {close}" if close else ""
-    shown = sorted(names) + (["none"] if None in known else [])
-    raise ValueError(f"{key}: expected one of {shown}, received {value!r}{hint}")
 
 
 def _toml_value(text: str) -> Any:

@@ -42,7 +42,7 @@ from invtransfer.experiments.datasets import ExperimentData, Replicate, load_dat
 from invtransfer.experiments.evaluation import evaluate_run, generator_quality
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.experiments.report import write_report
-from invtransfer.experiments.training import check_settings, train_run
+from invtransfer.experiments.training import check_device, check_settings, train_run
 from invtransfer.generative import (
     MUNITGenerator,
     MUNITTrainer,
@@ -88,7 +88,7 @@ def run_experiment(
     for method in config.methods:
         safe_name(method, "methods")
     _check_claim(out_dir, config)
-    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = check_device(config.device)
     results: dict[str, dict[str, Any]] = {}
     for index, replicate in enumerate(chosen):
         data = load_data(config.data, replicate.seed, replicate.order)

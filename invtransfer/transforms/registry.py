@@ -3,9 +3,9 @@ degrees=15)``."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
+from invtransfer._validation import known_name
 from invtransfer.transforms.base import TransformFamily
 from invtransfer.transforms.geometric import Affine, HorizontalFlip, RandomCrop, Rotation
 from invtransfer.transforms.morphology import Morphology
@@ -47,10 +47,7 @@ def family_by_name(name: str, **options: Any) -> TransformFamily:
         ...
         ValueError: family: expected one of [...], received 'rotate'; close matches: ['rotation']
     """
-    if name not in FAMILIES:
-        close = difflib.get_close_matches(str(name), FAMILIES, n=3)
-        hint = f"; close matches: {close}" if close else ""
-        raise ValueError(f"family: expected one of {sorted(FAMILIES)}, received {name!r}{hint}")
+    known_name("family", name, FAMILIES)
     try:
         return FAMILIES[name](**options)
     except TypeError as error:
