@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["derive_seed", "generator_for", "keyed_uniforms"]
+__all__ = ["derive_seed", "generator_for", "global_rng_kept", "keyed_uniforms"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -20,8 +23,11 @@ def derive_seed(*keys: int) -> int:
         >>> derive_seed(0, 1) == derive_seed(0, 1) != derive_seed(0, 2)
         True
     """
-    if any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in keys):
-        raise ValueError(f"keys: expected non-negative ints, received {keys!r}")
+    for key in keys:
+        if isinstance(key, bool) or not isinstance(key, int) or key < 0:
+            raise ValueError(
+                f"seed: expected a non-negative int, received {key!r} (in the keys {keys!r})"
+            )
     state = np.random.SeedSequence(list(keys)).generate_state(2, dtype=np.uint32)
     return (int(state[0]) << 31) ^ int(state[1])
 
@@ -35,6 +41,23 @@ def generator_for(*keys: int, device: torch.device | str = "cpu") -> torch.Gener
         True
     """
     return torch.Generator(device).manual_seed(derive_seed(*keys))
+
+
+@contextmanager
+def global_rng_kept() -> Iterator[None]:
+    """Restore the global RNGs on exit: the CPU's and those of the CUDA devices in use (none
+    before CUDA is initialised), so code inside may seed or draw from them unseen by the caller.
+
+    Examples:
+        >>> state = torch.get_rng_state()
+        >>> with global_rng_kept():
+        ...     _ = torch.manual_seed(1), torch.rand(3)
+        >>> torch.equal(torch.get_rng_state(), state)
+        True
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        yield
 
 
 def keyed_uniforms(seed: int, keys: Tensor, count: int) -> Tensor:

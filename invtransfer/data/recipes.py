@@ -16,6 +16,7 @@ from torchvision.datasets import CIFAR10, CIFAR100, ImageFolder
 from torchvision.transforms.v2.functional import pil_to_tensor
 
 from invtransfer._seeding import derive_seed, generator_for
+from invtransfer._validation import finite_float, positive_int
 from invtransfer.data.glyphs import Glyphs
 from invtransfer.data.images import TensorImages
 from invtransfer.data.longtail import make_longtail
@@ -128,8 +129,8 @@ def grayscale_lt(
         >>> splits.class_counts.tolist(), len(splits.val), len(splits.test)
         ([60, 15, 6, 5], 20, 400)
     """
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction: expected a fraction in (0, 1), received {val_fraction!r}")
+    finite_float("val_fraction", val_fraction, 0, 1, open_low=True, open_high=True)
+    positive_int("val_per_class", val_per_class)
     train_part, val_part = _split(train, val_fraction, seed)
     num_classes = int(train.targets.max()) + 1
     counts = longtail_counts(
@@ -141,6 +142,12 @@ def grayscale_lt(
         permutation_seed=class_order_seed,
     )
     family = nuisance_family(variant)
+    fewest = int(class_counts(train.targets[val_part.indices], num_classes).min())
+    if val_per_class > fewest:
+        raise ValueError(
+            f"val_per_class: expected at most {fewest} (the smallest class of the validation "
+            f"split, val_fraction={val_fraction} of train), received {val_per_class}"
+        )
     splits = {
         "train": make_longtail(train_part, counts, seed=seed, reuse=True),
         "val": make_longtail(val_part, [val_per_class] * num_classes, seed=seed),

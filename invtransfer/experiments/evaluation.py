@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from invtransfer._seeding import generator_for
 from invtransfer._validation import non_negative_int, positive_int
 from invtransfer.experiments.config import EvaluationConfig
 from invtransfer.experiments.datasets import ExperimentData
@@ -56,7 +57,13 @@ def predict(
     positive_int("batch_size", batch_size)
     non_negative_int("workers", workers)
     device = _model_device(model, None)
-    loader = DataLoader(dataset, batch_size, num_workers=workers, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        generator=generator_for(0),  # the workers' seeds; the global RNG is left alone
+    )
     logits, labels = [], []
     with _eval_mode(model), torch.no_grad():
         for images, batch_labels in loader:

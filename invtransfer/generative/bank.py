@@ -162,4 +162,4 @@ def _batches(data: Dataset | Tensor, batch_size: int) -> Iterable[Any]:
     """Consecutive batches of a tensor of images or of a dataset, in order."""
     if isinstance(data, Tensor):
         return data.split(batch_size)
-    return DataLoader(data, batch_size=batch_size, shuffle=False)
+    return DataLoader(data, batch_size=batch_size, generator=generator_for(0))  # not the global RNG

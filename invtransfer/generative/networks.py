@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from invtransfer._seeding import generator_for
+from invtransfer._seeding import generator_for, global_rng_kept
 from invtransfer.generative.config import MUNITConfig
 
 __all__ = ["MUNITDiscriminator", "MUNITGenerator", "check_images", "random_styles"]
@@ -136,7 +136,7 @@ class MUNITGenerator(nn.Module):
     def __init__(self, config: MUNITConfig, seed: int | None = None) -> None:
         super().__init__()
         self.config = _checked(config)
-        with torch.random.fork_rng(devices=[]):  # the initialisation below replaces this one
+        with global_rng_kept():  # the initialisation below replaces this one
             self.content_encoder = _ContentEncoder(config)
             self.style_encoder = _StyleEncoder(config)
             self.decoder = _Decoder(config)
@@ -171,7 +171,7 @@ class MUNITDiscriminator(nn.Module):
     def __init__(self, config: MUNITConfig, seed: int | None = None) -> None:
         super().__init__()
         self.config = _checked(config)
-        with torch.random.fork_rng(devices=[]):  # the initialisation below replaces this one
+        with global_rng_kept():  # the initialisation below replaces this one
             self.scales = nn.ModuleList(
                 _patch_discriminator(config) for _ in range(config.disc_scales)
             )

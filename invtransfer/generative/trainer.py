@@ -293,7 +293,14 @@ class MUNITTrainer:
                 f"batch_size: expected at most the {len(sampler)} images each rank draws per "
                 f"epoch, received {batch_size}"
             )
-        return DataLoader(data, batch_size, sampler=sampler, num_workers=workers, drop_last=True)
+        return DataLoader(
+            data,
+            batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            drop_last=True,
+            generator=generator_for(self.seed),  # the workers' seeds; the global RNG is left alone
+        )
 
     def _prepare(self, batch: Any) -> Tensor:
         images = batch[0] if isinstance(batch, (list, tuple)) else batch

@@ -16,7 +16,7 @@ from types import ModuleType
 import torch
 from torch import Tensor, nn
 
-from invtransfer._seeding import derive_seed
+from invtransfer._seeding import derive_seed, global_rng_kept
 from invtransfer._validation import positive_int
 from invtransfer.models.resnet import resnet20, resnet32
 from invtransfer.models.small import small_cnn
@@ -123,7 +123,7 @@ def build_model(
         raise ValueError(f"seed: expected a non-negative int, received {seed!r}")
     path = None if weights is None else _existing_file(weights)
     make = _factory(name)
-    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+    with global_rng_kept(), torch.device("cpu"):
         torch.random.default_generator.manual_seed(derive_seed(seed))
         model = make(num_classes, shape)
         _check_logits(model, name, num_classes, shape)

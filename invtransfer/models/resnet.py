@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from invtransfer._seeding import generator_for
+from invtransfer._seeding import generator_for, global_rng_kept
 from invtransfer._validation import positive_int
 
 __all__ = ["SHORTCUTS", "BasicBlock", "CifarResNet", "cifar_resnet", "resnet20", "resnet32"]
@@ -152,7 +152,7 @@ class CifarResNet(nn.Module):
             raise ValueError(f"seed: expected a non-negative int or None, received {seed!r}")
         self.depth, self.num_classes, self.in_channels = depth, num_classes, in_channels
         self.widths, self.num_features = widths, widths[-1]
-        with torch.random.fork_rng(devices=[]):  # the initialisation below replaces this one
+        with global_rng_kept():  # the initialisation below replaces this one
             self.features = _Features(in_channels, widths, blocks, shortcut)
             self.fc = nn.Linear(widths[-1], num_classes)
         self._initialise(None if seed is None else generator_for(seed))

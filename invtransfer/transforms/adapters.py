@@ -11,6 +11,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from invtransfer._seeding import global_rng_kept
 from invtransfer.transforms.base import TransformFamily
 from invtransfer.transforms.params import Params
 
@@ -57,7 +58,7 @@ class TorchvisionFamily(TransformFamily):
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         outputs = []
-        with torch.random.fork_rng(devices=_initialised_cuda_devices()):  # manual_seed seeds them
+        with global_rng_kept():  # manual_seed seeds the CPU and CUDA generators
             for image, seed in zip(x, params.seed.tolist(), strict=True):
                 if seed == _IDENTITY_SEED:
                     outputs.append(image)
@@ -140,8 +141,3 @@ def to_torchvision(family: TransformFamily) -> FamilyTransform:
     """Wrap a family as a ``torchvision.transforms.v2`` transform. See `FamilyTransform`."""
     return FamilyTransform(family)
 
-
-def _initialised_cuda_devices() -> list[int]:
-    """The CUDA devices whose generators ``torch.manual_seed`` reseeds (none before CUDA is
-    initialised), so that a fork restores every generator it changes."""
-    return list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
