@@ -71,9 +71,7 @@ CASES: dict[str, Callable[..., object]] = {
     "MUNITGenerator": lambda tmp: MUNITGenerator(TINY, seed=0),
     "MUNITDiscriminator": lambda tmp: MUNITDiscriminator(TINY, seed=0),
     "MUNITTrainer.fit": _trained_generator,
-    "a family without a generator": lambda tmp: Compose([Rotation(30), Morphology()])(
-        _images(4)
-    ),
+    "a family without a generator": lambda tmp: Compose([Rotation(30), Morphology()])(_images(4)),
     "from_torchvision": lambda tmp: from_torchvision(
         __import__("torchvision").transforms.v2.RandomRotation(30)
     )(_images(2, 8)),

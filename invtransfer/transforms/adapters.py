@@ -140,4 +140,3 @@ def from_torchvision(transform: v2.Transform) -> TorchvisionFamily:
 def to_torchvision(family: TransformFamily) -> FamilyTransform:
     """Wrap a family as a ``torchvision.transforms.v2`` transform. See `FamilyTransform`."""
     return FamilyTransform(family)
-
