@@ -4,6 +4,7 @@ invariance curves, and generators for GIT."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from collections.abc import Sequence
@@ -200,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
     check_device(config.device)
     with process_group_from_env():  # under torchrun: one rank per process
         first_rank = rank_and_world()[0] == 0
-        run_experiment(config, out, not args.no_progress and first_rank, seeds)
+        run_experiment(config, out, not args.no_progress and first_rank, seeds, report=False)
     return _print_report(out) if first_rank else 0
 
 
@@ -277,9 +278,18 @@ def _curve(args: argparse.Namespace) -> int:
 
 
 def _print_report(run_dir: Path) -> int:
-    from invtransfer.experiments import write_report
+    """Write the study's report and print its summary; on a disk that refuses writes (a
+    read-only folder or one not the user's), print the summary all the same."""
+    from invtransfer.experiments import study_summary, write_report
 
-    report = write_report(run_dir)
+    try:
+        report = write_report(run_dir)
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        print(study_summary(run_dir))
+        print(f"report: not written ({error.strerror}: {error.filename})")
+        return 0
     print((report / "summary.md").read_text())
     print(f"report: {report}")
     return 0

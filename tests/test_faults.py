@@ -1,6 +1,7 @@
 """Faults end in one clear line: a full disk and a read-only output folder name the path and
-exit with status 2, with no traceback. Each runs in a private mount namespace on a small
-tmpfs, and is skipped with the reason where such a namespace cannot be made."""
+exit with status 2, with no traceback; a finished study on a read-only disk is still listed
+and reported. Each runs in a private mount namespace (on a small tmpfs, or a read-only bind
+mount), and is skipped with the reason where such a namespace cannot be made."""
 
 from __future__ import annotations
 
@@ -70,3 +71,27 @@ def test_a_read_only_output_folder_is_one_line_naming_the_path(tmp_path):
     assert done.returncode == 2
     assert line.startswith("invtransfer: error: ") and "Read-only file system" in line
     assert str(tmp_path / "disk" / "run") in line
+
+
+@pytest.mark.slow
+def test_a_finished_study_on_a_read_only_disk_is_listed_and_reported(tmp_path):
+    _namespace_or_skip(tmp_path)
+    config, study = tmp_path / "experiment.toml", tmp_path / "study"
+    _write_config(config, 'methods=["ce"]')
+    cli = [sys.executable, "-m", "invtransfer"]
+    train = [*cli, "train", str(config), "--out", str(study), "--no-progress"]
+    subprocess.run(train, cwd=ROOT, check=True, capture_output=True)
+    before = {p: p.stat().st_mtime_ns for p in study.rglob("*")}
+    read_only = f"mount --bind {shlex.quote(str(study))} {shlex.quote(str(study))} && " + (
+        f"mount -o remount,bind,ro {shlex.quote(str(study))}"
+    )
+    for command in (train, [*cli, "report", str(study)]):
+        done = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             f"{read_only} && {shlex.join(command)}"],
+            cwd=ROOT, capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "| ce |" in done.stdout  # the summary's table, read from the finished run
+        assert f"report: not written (Read-only file system: {study / 'report'}" in done.stdout
+    assert {p: p.stat().st_mtime_ns for p in study.rglob("*")} == before

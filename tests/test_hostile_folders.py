@@ -17,6 +17,7 @@ from test_runner import small_config
 from invtransfer import checkpoint
 from invtransfer._paths import inside, safe_name, write_text
 from invtransfer.checkpoint import Checkpoints, prune_numbered, read_json, write_folder
+from invtransfer.cli import main
 from invtransfer.experiments import run_experiment, write_report
 from invtransfer.experiments.lr import warmup_step_lr
 from invtransfer.experiments.runner import _generator_message, load_run
@@ -137,6 +138,15 @@ def test_pruning_deletes_only_what_the_library_wrote(tmp_path, untouched, caplog
 def test_a_method_name_that_leaves_the_folder_is_refused(study, untouched, method):
     with pytest.raises(ValueError, match=r"^method: expected a name without '/'"):
         load_run(study, method, seed=0)
+
+
+def test_a_linked_curve_file_is_never_written_through(study, untouched, capsys):
+    (study / RUN / "curve-K2.csv").symlink_to(untouched / "victim.txt")
+    command = ["curve", str(study), "--method", "ce", "--samples-per-class", "2",
+               "--transforms", "2"]  # fmt: skip
+    assert main(command) == 2
+    assert "curve-K2.csv: expected a regular file or nothing" in capsys.readouterr().err
+    assert not (study / RUN / "curve-K2.json").exists()  # refused before the table was written
 
 
 def test_a_linked_run_folder_is_not_read(study, tmp_path):

@@ -30,7 +30,13 @@ from invtransfer.experiments.evaluation import (
 )
 from invtransfer.experiments.lr import lr_factor, warmup_step_lr
 from invtransfer.experiments.methods import GIT_SUFFIX, METHODS, MethodParts, method_parts
-from invtransfer.experiments.report import compare_runs, comparisons, method_table, write_report
+from invtransfer.experiments.report import (
+    compare_runs,
+    comparisons,
+    method_table,
+    study_summary,
+    write_report,
+)
 from invtransfer.experiments.runner import TrainedRun, load_run, run_experiment
 from invtransfer.experiments.training import check_settings, train_run, training_loader
 
@@ -65,5 +71,6 @@ __all__ = [
     "warmup_step_lr",
     "check_settings",
     "training_loader",
+    "study_summary",
     "write_report",
 ]

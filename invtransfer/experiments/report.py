@@ -40,7 +40,15 @@ from invtransfer.metrics import (
     size_trend,
 )
 
-__all__ = ["COLUMNS", "comparisons", "compare_runs", "method_table", "summary_rows", "write_report"]
+__all__ = [
+    "COLUMNS",
+    "comparisons",
+    "compare_runs",
+    "method_table",
+    "study_summary",
+    "summary_rows",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +164,8 @@ def compare_runs(
 
 def write_report(out_dir: str | Path) -> Path:
     """Write ``out_dir/report/`` from ``config.json``, ``runs/*/metrics.json`` and
-    ``quality/*.json``.
+    ``quality/*.json``: ``summary.md`` (as `study_summary` returns it), ``metrics.csv`` and
+    the figures.
 
     Every file is read and written inside ``out_dir`` only: a symbolic link that leads out
     (a linked ``report/``, ``report/summary.md`` or ``quality/*-grid.png``) is refused, and
@@ -169,6 +178,28 @@ def write_report(out_dir: str | Path) -> Path:
             the file.
     """
     out_dir = Path(out_dir)
+    config, runs, quality = _study(out_dir)
+    report = inside(out_dir, out_dir / "report")
+    write_text(report / "metrics.csv", _csv(runs), out_dir)
+    write_text(report / "summary.md", _markdown(config, runs, quality), out_dir)
+    _plot(_Figures(out_dir, report), runs, config["methods"], out_dir / "quality", quality)
+    return report
+
+
+def study_summary(out_dir: str | Path) -> str:
+    """The report's ``summary.md`` as text, read from ``out_dir`` without writing anything,
+    so a finished study on a read-only disk can still be reported: e.g.
+    ``print(study_summary("runs/demo-quick"))``.
+
+    Raises:
+        FileNotFoundError: ``out_dir`` has no finished runs.
+        ValueError: a file read leads out of ``out_dir``.
+    """
+    return _markdown(*_study(Path(out_dir)))
+
+
+def _study(out_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """The study's config, its finished runs' metrics and its generators' quality."""
     runs = [_read_json(out_dir, p) for p in sorted(out_dir.glob("runs/*/metrics.json"))]
     if not runs:
         raise FileNotFoundError(
@@ -176,11 +207,7 @@ def write_report(out_dir: str | Path) -> Path:
         )
     config = _read_json(out_dir, out_dir / "config.json")
     quality = {p.stem: _read_json(out_dir, p) for p in sorted(out_dir.glob("quality/*.json"))}
-    report = inside(out_dir, out_dir / "report")
-    write_text(report / "metrics.csv", _csv(runs), out_dir)
-    write_text(report / "summary.md", _markdown(config, runs, quality), out_dir)
-    _plot(_Figures(out_dir, report), runs, config["methods"], out_dir / "quality", quality)
-    return report
+    return config, runs, quality
 
 
 class _Figures:

@@ -70,12 +70,15 @@ def run_experiment(
     out_dir: str | Path,
     progress: bool = True,
     seeds: Sequence[int] | None = None,
+    report: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Train and evaluate every method of ``config`` on every replicate; write the report.
+    """Train and evaluate every method of ``config`` on every replicate; write the report
+    (`write_report`) unless ``report`` is false.
 
     ``seeds`` runs only the replicates of those seeds (a subset of ``config.seeds``), so
     that processes or machines can share a study's folder; the report covers every run
-    finished there. Returns the metrics of the runs made or read, keyed
+    finished there. Runs finished before are read, not trained again, and nothing is
+    written for them. Returns the metrics of the runs made or read, keyed
     ``"{method}-{replicate}"`` (``"ce-seed0-order0"``).
 
     Raises:
@@ -96,7 +99,7 @@ def run_experiment(
         if index == 0:  # the config and the data are sound: the folder may be written
             _claim(out_dir, config)
         results |= _run_replicate(config, replicate, data, out_dir, device, progress)
-    if rank_and_world()[0] == 0:
+    if report and rank_and_world()[0] == 0:
         write_report(out_dir)
     return results
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from invtransfer._paths import write_bytes
 from invtransfer._seeding import derive_seed, generator_for
 from invtransfer._validation import positive_int
 from invtransfer.labels import check_class_counts
@@ -94,26 +96,30 @@ class InvarianceCurve:
         }
 
     def to_csv(self, path: str | Path) -> None:
-        """Write the table as CSV, one row per class."""
-        table = self.columns()
-        with open(path, "w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(table)
-            writer.writerows(zip(*table.values(), strict=True))
+        """Write the table as CSV, one row per class (atomically: see `save`)."""
+        table, text = self.columns(), io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(table)
+        writer.writerows(zip(*table.values(), strict=True))
+        _write(path, text.getvalue().encode())
 
     def to_json(self, path: str | Path) -> None:
-        """Write the table, the summaries of every measure, and the settings as JSON."""
+        """Write the table, the summaries of every measure, and the settings as JSON
+        (atomically: see `save`)."""
         document = {
             "columns": self.columns(),
             "summary": {name: self.summary(name) for name in self.measures},
             "settings": self.settings,
         }
-        Path(path).write_text(json.dumps(document, indent=2, allow_nan=True))
+        _write(path, json.dumps(document, indent=2, allow_nan=True).encode())
 
     def save(self, stem: str | Path, title: str | None = None, measure: str = "ekld") -> list[Path]:
         """Write ``STEM.png`` (the plot of ``measure``, drawn without pyplot's global state,
         so no display is needed), ``STEM.csv`` and ``STEM.json``; return their paths. Needs
         matplotlib for the PNG.
+
+        Each file is replaced atomically (a killed process leaves the old file or the new
+        one), and a symbolic link at a file's path is refused rather than written through.
 
         Examples:
             >>> import tempfile
@@ -130,12 +136,13 @@ class InvarianceCurve:
         from matplotlib.figure import Figure
 
         paths = [Path(f"{stem}.{suffix}") for suffix in ("png", "csv", "json")]
-        paths[0].parent.mkdir(parents=True, exist_ok=True)
         figure = Figure(figsize=(5, 3.5), layout="tight")
         ax = self.plot(measure, ax=figure.subplots())
         if title is not None:
             ax.set_title(title)
-        figure.savefig(paths[0], dpi=120)
+        image = io.BytesIO()
+        figure.savefig(image, format="png", dpi=120)
+        _write(paths[0], image.getvalue())
         self.to_csv(paths[1])
         self.to_json(paths[2])
         return paths
@@ -369,3 +376,8 @@ def _checked_measures(measures: Sequence[str], features: nn.Module | None) -> li
     if "feature_distance" in measures and features is None:
         raise ValueError("features: 'feature_distance' needs the module whose output to compare")
     return list(measures)
+
+
+def _write(path: str | Path, data: bytes) -> None:
+    """`write_bytes` into the file's own folder: atomic, and never through a link."""
+    write_bytes(path, data, Path(path).parent)
