@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["derive_seed", "generator_for", "global_rng_kept", "keyed_uniforms"]
+__all__ = ["derive_seed", "generator_for", "global_rng_kept", "keyed_uniforms", "os_seeded"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -25,9 +26,8 @@ def derive_seed(*keys: int) -> int:
     """
     for key in keys:
         if isinstance(key, bool) or not isinstance(key, int) or key < 0:
-            raise ValueError(
-                f"seed: expected a non-negative int, received {key!r} (in the keys {keys!r})"
-            )
+            within = f" (in the keys {keys!r})" if len(keys) > 1 else ""
+            raise ValueError(f"seed: expected a non-negative int, received {key!r}{within}")
     state = np.random.SeedSequence(list(keys)).generate_state(2, dtype=np.uint32)
     return (int(state[0]) << 31) ^ int(state[1])
 
@@ -41,6 +41,19 @@ def generator_for(*keys: int, device: torch.device | str = "cpu") -> torch.Gener
         True
     """
     return torch.Generator(device).manual_seed(derive_seed(*keys))
+
+
+def os_seeded(device: torch.device | str = "cpu") -> torch.Generator:
+    """A fresh ``torch.Generator`` on ``device`` seeded from the operating system: what the
+    library draws from where a caller passes no generator (never the global RNG).
+
+    Examples:
+        >>> state = torch.get_rng_state()
+        >>> _ = torch.rand(2, generator=os_seeded())
+        >>> torch.equal(torch.get_rng_state(), state)
+        True
+    """
+    return torch.Generator(device).manual_seed(secrets.randbits(63))
 
 
 @contextmanager

@@ -21,10 +21,12 @@ __all__ = [
     "as_tensor",
     "boolean",
     "check_positive_ints",
+    "checked_device",
     "finite_float",
     "finite_tensor",
     "float_tensor",
     "int_at_least",
+    "instance",
     "int_tensor",
     "known_name",
     "non_negative_int",
@@ -223,6 +225,54 @@ def known_name(name: str, value: object, known: Collection[object]) -> None:
     raise ValueError(f"{name}: expected one of {shown}, received {value!r}{hint}")
 
 
+def checked_device(name: str, value: object) -> torch.device:
+    """The device ``value`` names (a ``torch.device``, or a string such as ``"cuda:1"``;
+    ``None``: CUDA when available, else the CPU), refused when this machine lacks it.
+
+    Examples:
+        >>> checked_device("device", "cpu")
+        device(type='cpu')
+        >>> checked_device("device", "gpu")
+        Traceback (most recent call last):
+        ...
+        ValueError: device: expected cpu, cuda, cuda:N, mps, ..., received 'gpu'
+    """
+    import torch
+
+    if value is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(value)  # type: ignore[call-overload]
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"{name}: expected cpu, cuda, cuda:N, mps, ..., received {value!r}"
+        ) from None
+    if chosen.type == "cuda" and (
+        not torch.cuda.is_available() or (chosen.index or 0) >= torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"{name}: expected a device this machine has ({torch.cuda.device_count()} CUDA "
+            f"devices), received {value!r}"
+        )
+    return chosen
+
+
+def instance(name: str, value: T, kind: type | tuple[type, ...]) -> T:
+    """``value`` if it is an instance of ``kind``, else a ``TypeError`` naming ``name``.
+
+    Examples:
+        >>> instance("config", "x", int)
+        Traceback (most recent call last):
+        ...
+        TypeError: config: expected an int, received str
+    """
+    if not isinstance(value, kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        expected = " or ".join(_article(k.__name__) for k in kinds)
+        raise TypeError(f"{name}: expected {expected}, received {type(value).__name__}")
+    return value
+
+
 def path_like(name: str, value: object) -> Path:
     """``value`` as a ``Path`` if it is a string or ``os.PathLike`` (not empty), else a
     ``TypeError`` naming ``name``.
@@ -338,6 +388,10 @@ def _tensor(name: str, value: object, expected: str, ndim: int | None) -> Tensor
             f"received shape {tuple(value.shape)}"
         )
     return value
+
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[0].lower() in "aeiou" else f"a {noun}"
 
 
 def _interval(low: float | None, high: float | None, open_low: bool, open_high: bool) -> str:

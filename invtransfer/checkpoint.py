@@ -52,6 +52,7 @@ __all__ = [
     "Checkpoints",
     "latest_numbered",
     "load_module",
+    "non_finite",
     "optimizer_from_files",
     "optimizer_to_files",
     "prune_numbered",
@@ -627,7 +628,7 @@ def _check_module_state(module: nn.Module, state: Mapping[str, Tensor], path: Pa
         for key, value in expected.items()
         if key in state and state[key].dtype != value.dtype
     ]
-    problems += [f"{key} is not finite (NaN or infinite values)" for key in _not_finite(state)]
+    problems += [f"{key} is not finite (NaN or infinite values)" for key in non_finite(state)]
     if problems:
         raise ValueError(
             f"{path} does not match this {type(module).__name__} "
@@ -635,8 +636,13 @@ def _check_module_state(module: nn.Module, state: Mapping[str, Tensor], path: Pa
         )
 
 
-def _not_finite(tensors: Mapping[str, Tensor]) -> list[str]:
-    """The keys of the floating-point tensors holding NaN or infinite values."""
+def non_finite(tensors: Mapping[str, Tensor]) -> list[str]:
+    """The keys of the floating-point tensors holding NaN or infinite values.
+
+    Examples:
+        >>> non_finite({"weight": torch.tensor([1.0, float("nan")]), "steps": torch.tensor(3)})
+        ['weight']
+    """
     return [
         key
         for key, value in tensors.items()
@@ -690,7 +696,7 @@ def _optimizer_states(
                 f"checkpoint's has {theirs}"
             )
         _check_optimizer_settings(path, name, optimizer, states[name]["param_groups"])
-        if bad := _not_finite(own):
+        if bad := non_finite(own):
             raise ValueError(f"{path}: optimizer {name!r} holds state that is not finite: {bad}")
     return states
 

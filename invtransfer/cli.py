@@ -136,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-USER_ERRORS = (ValueError, TypeError, ImportError, OSError)
+USER_ERRORS = (ValueError, TypeError, ImportError, OSError, FloatingPointError)
 """What a user's input or machine causes (a bad setting, a missing file or extra, a full or
-read-only disk): one line and exit status 2; ``--debug`` shows the traceback."""
+read-only disk, a loss that diverged): one line and exit status 2; ``--debug`` shows the
+traceback."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,9 +183,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "train-munit":
         return _train_munit(args, plan)
     from invtransfer._distributed import process_group_from_env, rank_and_world
+    from invtransfer._validation import checked_device
     from invtransfer.experiments import ExperimentConfig, run_experiment
     from invtransfer.experiments.demo import demo_config
-    from invtransfer.experiments.training import check_device
 
     seeds = None
     if args.command == "demo":
@@ -198,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
         seeds = args.seeds
     if args.device is not None:
         config = config.with_overrides([f"device={args.device!r}"])
-    check_device(config.device)
+    checked_device("device", config.device)
     with process_group_from_env():  # under torchrun: one rank per process
         first_rank = rank_and_world()[0] == 0
         run_experiment(config, out, not args.no_progress and first_rank, seeds, report=False)

@@ -48,11 +48,21 @@ __all__ = [
     "FocalLoss",
     "LDAMLoss",
     "LogitAdjustedLoss",
+    "NonFiniteLossError",
     "WeightedCrossEntropy",
     "adjust_logits",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite: training stopped before the update (MUNIT,
+    `~invtransfer.models.train_classifier`) or the checkpoint (an experiment's epoch) that
+    would have kept it in the weights. The command line reports it as one line, like a bad
+    setting."""
+
+
 _EMPTY_POLICIES = ("error", "as_one")
 _LOSS_TYPES = ("softmax", "sigmoid", "focal")
 

@@ -1,4 +1,5 @@
-"""Bad calls across the public API of transforms, sampling, losses, metrics, labels and readers.
+"""Bad calls across the public API: transforms, sampling, losses, metrics, labels, readers, data
+recipes, the generative model, models and the experiments API.
 
 Each row is one distinct bad call and the argument (or file) its message must name. Every call
 must raise ``ValueError``, ``TypeError`` or ``FileNotFoundError`` whose message starts with that
@@ -20,9 +21,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from invtransfer import data as D
+from invtransfer import experiments as E
+from invtransfer import generative as G
 from invtransfer import labels as L
 from invtransfer import losses
 from invtransfer import metrics as M
+from invtransfer import models as Mo
 from invtransfer import sampling as S
 from invtransfer import transforms as T
 from invtransfer.data import readers
@@ -886,6 +891,284 @@ LABEL_CALLS = {
 for ident, (call, name) in LABEL_CALLS.items():
     bad("labels", ident, call, name)
 
+# --- data: datasets and recipes -----------------------------------------------------------------
+
+U8 = torch.zeros(6, 1, 8, 8, dtype=torch.uint8)
+U8_LABELS = torch.tensor([0, 0, 0, 1, 1, 2])
+NOWHERE = "/nonexistent/invtransfer-bad-calls"
+
+
+def _images() -> D.TensorImages:
+    return D.TensorImages(U8, U8_LABELS)
+
+
+DATA_CALLS = {
+    "Glyphs(num_classes=0)": (lambda: D.Glyphs(num_classes=0), "num_classes"),
+    "Glyphs(num_classes=str)": (lambda: D.Glyphs(num_classes="3"), "num_classes"),
+    "Glyphs(per_class=-1)": (lambda: D.Glyphs(num_classes=3, per_class=-1), "per_class"),
+    "Glyphs(seed=None)": (lambda: D.Glyphs(num_classes=3, seed=None), "seed"),
+    "Glyphs(split)": (lambda: D.Glyphs(num_classes=3, split="validation"), "split"),
+    "longtail_counts(profile)": (lambda: D.longtail_counts("zipff", 5, 100), "profile"),
+    "longtail_counts(alpha=nan)": (lambda: D.longtail_counts("zipf", 5, 100, alpha=NAN), "alpha"),
+    "longtail_counts(num_classes=0)": (lambda: D.longtail_counts("zipf", 0, 100), "num_classes"),
+    "longtail_counts(max_count=str)": (lambda: D.longtail_counts("zipf", 5, "100"), "max_count"),
+    "TensorImages(images=list)": (lambda: D.TensorImages([1, 2], U8_LABELS), "images"),
+    "TensorImages(images=float)": (lambda: D.TensorImages(U8.float(), U8_LABELS), "images"),
+    "TensorImages(images=3-D)": (lambda: D.TensorImages(U8[:, 0], U8_LABELS), "images"),
+    "TensorImages(targets=None)": (lambda: D.TensorImages(U8, None), "targets"),
+    "TensorImages(targets short)": (lambda: D.TensorImages(U8, U8_LABELS[:3]), "targets"),
+    "make_longtail(counts=float)": (lambda: D.make_longtail(_images(), [1.5, 1, 1]), "counts"),
+    "make_longtail(counts=negative)": (lambda: D.make_longtail(_images(), [-1, 1, 1]), "counts"),
+    "make_longtail(counts=too many)": (lambda: D.make_longtail(_images(), [9, 1, 1]), "counts"),
+    "make_longtail(seed=-1)": (lambda: D.make_longtail(_images(), [1, 1, 1], seed=-1), "seed"),
+    "NuisanceDataset(family=str)": (lambda: D.NuisanceDataset(_images(), "rot"), "family"),
+    "WithIndex(dataset=int)": (lambda: D.WithIndex(3), "dataset"),
+    "nuisance_family(rotate)": (lambda: D.nuisance_family("rotate"), "variant"),
+    "summary(negative)": (lambda: D.summary([3, -1]), "counts"),
+    "summary(nan)": (lambda: D.summary([3.0, NAN]), "counts"),
+    "summary(empty)": (lambda: D.summary([]), "counts"),
+    "glyphs_lt(variant)": (lambda: D.glyphs_lt("rotx", num_classes=3), "variant"),
+    "glyphs_lt(max_count=0)": (lambda: D.glyphs_lt("rot", num_classes=3, max_count=0), "max_count"),
+    "glyphs_lt(num_classes=str)": (lambda: D.glyphs_lt("rot", num_classes="3"), "num_classes"),
+    "grayscale_lt(val_fraction=nan)": (
+        lambda: D.grayscale_lt(_images(), _images(), "rot", val_fraction=NAN),
+        "val_fraction",
+    ),
+    "grayscale_lt(val_per_class=0)": (
+        lambda: D.grayscale_lt(_images(), _images(), "rot", val_per_class=0),
+        "val_per_class",
+    ),
+    "grayscale_lt(val_per_class too many)": (
+        lambda: D.grayscale_lt(_images(), _images(), "rot", max_count=2, val_per_class=30),
+        "val_per_class",
+    ),
+    "mnist_lt(root missing)": (lambda: D.mnist_lt(NOWHERE, "rot"), re.escape(NOWHERE)),
+    "image_folder(root missing)": (lambda: D.image_folder(NOWHERE), re.escape(NOWHERE)),
+    "split_file(missing)": (lambda: D.split_file(NOWHERE, NOWHERE), re.escape(NOWHERE)),
+    "find_file(names=str)": (lambda: D.find_file(NOWHERE, "x"), "names"),
+    "ImageFiles(targets longer)": (lambda: D.ImageFiles(["a.png"], [0, 1]), "targets"),
+}
+for ident, (call, name) in DATA_CALLS.items():
+    bad("data", ident, call, name)
+
+# --- generative -------------------------------------------------------------------------------
+
+TINY = G.preset("tiny", image_size=8, channels=1)
+GEN = G.MUNITGenerator(TINY, seed=0)
+UNIT = torch.rand(6, 1, 8, 8)
+
+GENERATIVE_CALLS = {
+    "MUNITConfig(dim=0)": (lambda: G.MUNITConfig(image_size=8, channels=1, dim=0), "dim"),
+    "MUNITConfig(image_size=-8)": (lambda: G.MUNITConfig(image_size=-8, channels=1), "image_size"),
+    "MUNITConfig(image_size=str)": (
+        lambda: G.MUNITConfig(image_size="8", channels=1),
+        "image_size",
+    ),
+    "preset(name)": (lambda: G.preset("tinyy", image_size=8, channels=1), "name"),
+    "preset(image_size=0)": (lambda: G.preset("tiny", image_size=0, channels=1), "image_size"),
+    "LossWeights(image=nan)": (lambda: G.LossWeights(image=NAN), "image"),
+    "LossWeights(image=str)": (lambda: G.LossWeights(image="1"), "image"),
+    "MUNITGenerator(config=dict)": (lambda: G.MUNITGenerator({"dim": 3}), "config"),
+    "MUNITGenerator(seed=-1)": (lambda: G.MUNITGenerator(TINY, seed=-1), "seed"),
+    "MUNITDiscriminator(seed=-1)": (lambda: G.MUNITDiscriminator(TINY, seed=-1), "seed"),
+    "MUNITGenerator(style rows)": (lambda: GEN(UNIT, torch.randn(5, 4)), "style"),
+    "MUNITGenerator(style width)": (lambda: GEN(UNIT, torch.randn(6, 3)), "style"),
+    "MUNITGenerator(x channels)": (lambda: GEN(torch.rand(2, 3, 8, 8), torch.randn(2, 4)), "x"),
+    "MUNITGenerator.encode(x=3-D)": (lambda: GEN.encode(UNIT[0]), "x"),
+    "MUNITTrainer(device=gpu)": (lambda: G.MUNITTrainer(TINY, NOWHERE, device="gpu"), "device"),
+    "MUNITTrainer(seed=-1)": (lambda: G.MUNITTrainer(TINY, NOWHERE, seed=-1), "seed"),
+    "MUNITTrainer.fit(iterations=-1)": (
+        lambda: G.MUNITTrainer(TINY, NOWHERE).fit(_images(), -1, 2, progress=False),
+        "iterations",
+    ),
+    "MUNITTrainer.fit(batch_size=0)": (
+        lambda: G.MUNITTrainer(TINY, NOWHERE).fit(_images(), 2, 0, progress=False),
+        "batch_size",
+    ),
+    "TranslationBank.build(k=0)": (
+        lambda: G.TranslationBank.build(GEN, UNIT, k=0, style_dim=4),
+        "k",
+    ),
+    "TranslationBank.build(style_dim=0)": (
+        lambda: G.TranslationBank.build(GEN, UNIT, k=2, style_dim=0),
+        "style_dim",
+    ),
+    "TranslationBank.build(translate=str)": (
+        lambda: G.TranslationBank.build("g", UNIT, k=2, style_dim=4),
+        "translate",
+    ),
+    "TranslationBank.build(data=str)": (
+        lambda: G.TranslationBank.build(GEN, "x", k=2, style_dim=4),
+        "data",
+    ),
+    "TranslationBank(images=2-D)": (lambda: G.TranslationBank(torch.rand(3, 2)), "images"),
+    "GenerativeAugment(fraction=1.5)": (lambda: G.GenerativeAugment(GEN, fraction=1.5), "fraction"),
+    "GenerativeAugment(fraction=nan)": (lambda: G.GenerativeAugment(GEN, fraction=NAN), "fraction"),
+    "GenerativeAugment(generator=str)": (lambda: G.GenerativeAugment("g"), "generator"),
+    "GenerativeAugment(gate)": (lambda: G.GenerativeAugment(GEN, gate="hard"), "gate"),
+    "GenerativeAugment(seed=-1)": (lambda: G.GenerativeAugment(GEN, seed=-1), "seed"),
+    "GenerativeAugment(size_threshold, no counts)": (
+        lambda: G.GenerativeAugment(GEN, size_threshold=10),
+        "class_counts",
+    ),
+    "GenerativeAugment(y short)": (lambda: G.GenerativeAugment(GEN)(UNIT, U8_LABELS[:2]), "y"),
+    "GenerativeAugment.load(missing)": (
+        lambda: G.GenerativeAugment.load(NOWHERE),
+        re.escape(NOWHERE),
+    ),
+    "GenerativeAugment.set_epoch(-1)": (lambda: G.GenerativeAugment(GEN).set_epoch(-1), "epoch"),
+    "load_generator(missing)": (lambda: G.load_generator(NOWHERE), re.escape(NOWHERE)),
+    "translation_grid(styles=0)": (lambda: G.translation_grid(GEN, UNIT, styles=0), "styles"),
+    "translation_grid(generator=str)": (lambda: G.translation_grid("g", UNIT), "generator"),
+    "class_keeping(classifier=str)": (
+        lambda: G.class_keeping("judge", GEN, UNIT, U8_LABELS),
+        "classifier",
+    ),
+    "class_keeping(styles=0)": (
+        lambda: G.class_keeping(torch.nn.Flatten(), GEN, UNIT, U8_LABELS, styles=0),
+        "styles",
+    ),
+    "class_keeping(labels=list)": (
+        lambda: G.class_keeping(torch.nn.Flatten(), GEN, UNIT, [0] * 6),
+        "labels",
+    ),
+    "nuisance_coverage(images=str)": (
+        lambda: G.nuisance_coverage(GEN, "x", T.Rotation()),
+        "images",
+    ),
+    "LearnedNuisance(generator=int)": (lambda: G.LearnedNuisance(3), "generator"),
+    "MUNITObjectives(config=generator)": (lambda: G.MUNITObjectives(GEN, GEN), "config"),
+    "AugmentCollator(augment=str)": (lambda: G.AugmentCollator("x"), "augment"),
+    "LogEvery(0)": (lambda: G.LogEvery(0), "every"),
+    "CheckpointEvery(-1)": (lambda: G.CheckpointEvery(-1), "every"),
+    "SamplesEvery(0)": (lambda: G.SamplesEvery(0, UNIT), "every"),
+}
+for ident, (call, name) in GENERATIVE_CALLS.items():
+    bad("generative", ident, call, name)
+
+# --- models -----------------------------------------------------------------------------------
+
+FEW_IMAGES, FEW_LABELS = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
+
+MODEL_CALLS = {
+    "build_model(name)": (lambda: Mo.build_model("resnet21", 3, (1, 8, 8)), "name"),
+    "build_model(num_classes=0)": (lambda: Mo.build_model("resnet20", 0, (1, 8, 8)), "num_classes"),
+    "build_model(image_shape 2-D)": (lambda: Mo.build_model("resnet20", 3, (8, 8)), "image_shape"),
+    "build_model(seed=-1)": (lambda: Mo.build_model("resnet20", 3, (1, 8, 8), seed=-1), "seed"),
+    "build_model(weights missing)": (
+        lambda: Mo.build_model("resnet20", 3, (1, 8, 8), weights=NOWHERE),
+        "weights",
+    ),
+    "resnet20(num_classes=0)": (lambda: Mo.resnet20(0), "num_classes"),
+    "resnet20(shortcut=C)": (lambda: Mo.resnet20(3, shortcut="C"), "shortcut"),
+    "resnet32(seed=-1)": (lambda: Mo.resnet32(3, seed=-1), "seed"),
+    "cifar_resnet(depth=21)": (lambda: Mo.cifar_resnet(21, 3), "depth"),
+    "small_cnn(num_classes=0)": (lambda: Mo.small_cnn(0), "num_classes"),
+    "small_cnn(in_channels=0)": (lambda: Mo.small_cnn(3, in_channels=0), "in_channels"),
+    "CifarResNet(widths with 0)": (lambda: Mo.CifarResNet(20, 3, widths=(16, 0, 64)), "widths"),
+    "BasicBlock(in_channels=0)": (lambda: Mo.BasicBlock(0, 16), "in_channels"),
+    "BasicBlock(stride=0)": (lambda: Mo.BasicBlock(16, 16, stride=0), "stride"),
+    "train_classifier(model=str)": (
+        lambda: Mo.train_classifier("m", FEW_IMAGES, FEW_LABELS, 1),
+        "model",
+    ),
+    "train_classifier(images=3-D)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES[:, 0], FEW_LABELS, 1),
+        "images",
+    ),
+    "train_classifier(images=nan)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES * NAN, FEW_LABELS, 1),
+        "images",
+    ),
+    "train_classifier(labels=float)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES, FEW_LABELS.float(), 1),
+        "labels",
+    ),
+    "train_classifier(labels short)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES, FEW_LABELS[:2], 1),
+        "labels",
+    ),
+    "train_classifier(labels >= classes)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES, FEW_LABELS + 3, 1),
+        "labels",
+    ),
+    "train_classifier(epochs=0)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES, FEW_LABELS, 0),
+        "epochs",
+    ),
+    "train_classifier(batch_size=0)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES, FEW_LABELS, 1, batch_size=0),
+        "batch_size",
+    ),
+    "train_classifier(lr=nan)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES, FEW_LABELS, 1, lr=NAN),
+        "lr",
+    ),
+    "train_classifier(generator=int)": (
+        lambda: Mo.train_classifier(Mo.small_cnn(3), FEW_IMAGES, FEW_LABELS, 1, generator=3),
+        "generator",
+    ),
+}
+for ident, (call, name) in MODEL_CALLS.items():
+    bad("models", ident, call, name)
+
+# --- experiments ------------------------------------------------------------------------------
+
+EXPERIMENT_CALLS = {
+    "ExperimentConfig.with_overrides(epochs=-1)": (
+        lambda: E.ExperimentConfig().with_overrides(["train.epochs=-1"]),
+        "train.epochs",
+    ),
+    "ExperimentConfig.from_file(missing)": (
+        lambda: E.ExperimentConfig.from_file(f"{NOWHERE}.toml"),
+        re.escape(NOWHERE),
+    ),
+    "DataConfig(recipe)": (lambda: E.DataConfig("mnist-lt"), "data.recipe"),
+    "load_data(config=str)": (lambda: E.load_data("glyphs_lt"), "config"),
+    "load_data(seed=-1)": (lambda: E.load_data(E.DataConfig("glyphs_lt"), seed=-1), "seed"),
+    "replicates(config=str)": (lambda: E.replicates("x"), "config"),
+    "method_parts(name)": (lambda: E.method_parts("ce_drss", [3, 2, 1], 2), "method"),
+    "method_parts(class_counts negative)": (
+        lambda: E.method_parts("ce", [3, -2, 1], 2),
+        "class_counts",
+    ),
+    "method_parts(defer_epoch=-1)": (lambda: E.method_parts("ce", [3, 2, 1], -1), "defer_epoch"),
+    "lr_factor(epoch=-1)": (lambda: E.lr_factor(-1, 5, [10], 0.1), "epoch"),
+    "lr_factor(gamma=nan)": (lambda: E.lr_factor(1, 5, [10], NAN), "gamma"),
+    "warmup_step_lr(optimizer=str)": (lambda: E.warmup_step_lr("opt", 5, [10], 0.1), "optimizer"),
+    "warmup_step_lr(milestones=str)": (
+        lambda: E.warmup_step_lr(torch.optim.SGD([torch.zeros(1)], 0.1), 5, ["10"], 0.1),
+        "milestones",
+    ),
+    "compare_runs(column)": (lambda: E.compare_runs([], "ce", "ce_drs", "x"), "column"),
+    "method_table(runs=str)": (lambda: E.method_table("x", ["ce"]), "runs"),
+    "load_run(missing)": (lambda: E.load_run(NOWHERE, "ce", 0), re.escape(NOWHERE)),
+    "load_run(method ../x)": (lambda: E.load_run(NOWHERE, "../x", 0), "method"),
+    "run_experiment(config=str)": (lambda: E.run_experiment("x", NOWHERE), "config"),
+    "run_experiment(seeds not the config's)": (
+        lambda: E.run_experiment(E.ExperimentConfig(), NOWHERE, seeds=[7]),
+        "seeds",
+    ),
+    "write_report(no runs)": (lambda: E.write_report(NOWHERE), re.escape(NOWHERE)),
+    "study_summary(no runs)": (lambda: E.study_summary(NOWHERE), re.escape(NOWHERE)),
+    "measured_nuisance(config=str)": (lambda: E.measured_nuisance("x", None), "config"),
+    "evaluate_run(data=None)": (
+        lambda: E.evaluate_run(Mo.small_cnn(3), None, E.EvaluationConfig(), 0),
+        "data",
+    ),
+    "generator_quality(config=str)": (
+        lambda: E.generator_quality(Mo.small_cnn(3), GEN, None, "x", 0),
+        "config",
+    ),
+    "check_settings(config=str)": (lambda: E.check_settings("x", None, "cpu"), "config"),
+    "train_run(data=None)": (
+        lambda: E.train_run(E.ExperimentConfig(), None, "ce", 0, NOWHERE),
+        "data",
+    ),
+}
+for ident, (call, name) in EXPERIMENT_CALLS.items():
+    bad("experiments", ident, call, name)
+
 # --- readers and predict (files are made per test in tmp_path) ---------------------------------
 
 
@@ -1089,7 +1372,10 @@ def test_every_module_has_its_share_of_bad_calls():
     counts["readers"] = 2 * len(IDX_FILES) + len(IDX_KINDS) + len(NPZ_ARRAYS) + len(READER_CALLS)
     counts["experiments.predict"] = len(PREDICT_CALLS)
     assert len({row.id for row in ROWS}) == len(ROWS)  # every row distinct
-    assert min(counts.values()) >= 5 and sum(counts.values()) >= 300, counts
+    modules = {"transforms", "sampling", "losses", "metrics", "labels", "readers", "data"}
+    modules |= {"generative", "models", "experiments", "experiments.predict"}
+    assert set(counts) == modules  # every public module
+    assert min(counts.values()) >= 5 and sum(counts.values()) >= 400, counts
 
 
 # --- hypothesis: any non-finite parameter, anywhere in a batch, is refused by apply ------------

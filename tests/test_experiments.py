@@ -95,7 +95,7 @@ def test_the_scheduler_sets_the_optimizer_rate_each_epoch():
         ({"warmup_epochs": -1}, "warmup_epochs: expected an int >= 0"),
         ({"milestones": [40, 30]}, "milestones: expected increasing epochs"),
         ({"milestones": [3]}, r"milestones: expected increasing epochs from warmup_epochs=5"),
-        ({"gamma": 0.0}, r"gamma: expected a factor in \(0, 1\]"),
+        ({"gamma": 0.0}, r"gamma: expected a number in \(0, 1\]"),
     ],
 )
 def test_bad_schedules_are_refused(kwargs, message):

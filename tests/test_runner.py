@@ -343,3 +343,15 @@ def test_a_torchvision_model_trains_on_cifar10_image_folders(tmp_path):
         path.name for path in (out / "report").iterdir()
     }
     assert len(_log_rows(out / "runs" / "ce_drs-seed0")) == 2
+
+
+def test_a_diverging_run_stops_with_one_line_before_its_epoch_is_saved(tmp_path, capsys):
+    config = tmp_path / "experiment.toml"
+    _write_config(config, 'methods=["ce"]', "train.lr=1e12")
+    assert main(["train", str(config), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(
+        "invtransfer: error: ce seed 0, epoch 1: the weights are no longer finite ("
+    ), error
+    assert "stopped before this epoch was checkpointed" in error and "\n" not in error
+    assert not (tmp_path / "out/runs/ce-seed0-order0/checkpoints").exists()

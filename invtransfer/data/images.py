@@ -9,6 +9,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from invtransfer._validation import instance
+
 __all__ = ["TensorImages"]
 
 
@@ -28,6 +30,8 @@ class TensorImages(Dataset):
     def __init__(
         self, images: Tensor, targets: Tensor, transform: Callable[[Tensor], Any] | None = None
     ):
+        instance("images", images, Tensor)
+        instance("targets", targets, Tensor)
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError(
                 f"images: expected a uint8 tensor (N, C, H, W), received {images.dtype} "

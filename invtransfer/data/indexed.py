@@ -31,6 +31,11 @@ class WithIndex(Dataset):
     """
 
     def __init__(self, dataset: Dataset) -> None:
+        if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+            raise TypeError(
+                "dataset: expected a map-style dataset (with __getitem__ and __len__), "
+                f"received {type(dataset).__name__}"
+            )
         self.dataset = dataset
 
     @property

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from invtransfer import data as recipes
-from invtransfer._validation import positive_int
+from invtransfer._validation import instance, positive_int
 from invtransfer.data import LongTailSplits, NuisanceDataset
 from invtransfer.experiments.config import DataConfig, ExperimentConfig
 from invtransfer.transforms import TransformFamily
@@ -73,7 +73,7 @@ def replicates(config: ExperimentConfig) -> list[Replicate]:
         >>> [r.name for r in replicates(config.with_overrides(["data.class_orders=2"]))]
         ['seed0-order0', 'seed0-order1', 'seed1-order0', 'seed1-order1']
     """
-    data = config.data
+    data = instance("config", config, ExperimentConfig).data
     if data.recipe not in _WITH_VARIANTS:
         if data.class_orders is not None:
             raise ValueError(
@@ -132,6 +132,7 @@ def load_data(config: DataConfig, seed: int = 0, order: int | None = None) -> Ex
         >>> data.class_counts.tolist(), len(data.test), data.image_shape
         ([50, 12, 5], 12, (1, 28, 28))
     """
+    instance("config", config, DataConfig)
     if config.recipe not in RECIPES:
         raise ValueError(
             f"data.recipe: expected one of {sorted(RECIPES)}, received {config.recipe!r}"

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from invtransfer._seeding import generator_for
-from invtransfer._validation import non_negative_int, positive_int
+from invtransfer._validation import instance, non_negative_int, positive_int
 from invtransfer.experiments.config import EvaluationConfig
 from invtransfer.experiments.datasets import ExperimentData
 from invtransfer.generative import (
@@ -101,6 +101,7 @@ def evaluate_run(
         >>> sorted(result), result["invariance"]["family"]
         (['accuracy', 'invariance', 'per_class_accuracy'], 'BackgroundIntensity')
     """
+    _check_config_and_data(config, data)
     logits, labels = predict(model, data.test)
     result: dict[str, Any] = {
         "accuracy": shot_accuracy(logits, labels, data.class_counts).to_dict(),
@@ -141,6 +142,7 @@ def measured_nuisance(
         >>> measured_nuisance(EvaluationConfig(family="brightness"), data)[0]
         Brightness(factor=(0.6, 1.4))
     """
+    _check_config_and_data(config, data)
     if config.family is None:
         return None if data.family is None else (data.family, data.clean_test)
     if config.family == "generator":
@@ -187,6 +189,7 @@ def generator_quality(
         >>> quality["grid"]["sizes"]
         [20, 5, 5]
     """
+    _check_config_and_data(config, data)
     chosen = evaluation_set(data.test, data.num_classes, config.samples_per_class, seed)
     keeping = class_keeping(
         judge, generator, chosen.images, chosen.labels, KEEPING_STYLES, seed
@@ -218,3 +221,8 @@ def _grid(
         "classes": classes,
         "sizes": [int(data.class_counts[c]) for c in classes],
     }
+
+
+def _check_config_and_data(config: object, data: object) -> None:
+    instance("config", config, EvaluationConfig)
+    instance("data", data, ExperimentData)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from invtransfer._validation import finite_float, instance, non_negative_int
+
 __all__ = ["lr_factor", "warmup_step_lr"]
 
 
@@ -20,6 +22,8 @@ def lr_factor(epoch: int, warmup_epochs: int, milestones: Sequence[int], gamma: 
         >>> [lr_factor(e, 5, [30, 40], 0.01) for e in (0, 4, 29, 30, 40)]
         [0.2, 1.0, 1.0, 0.01, 0.0001]
     """
+    non_negative_int("epoch", epoch)
+    _check_schedule(warmup_epochs, milestones, gamma)
     if epoch < warmup_epochs:
         return (epoch + 1) / warmup_epochs
     return gamma ** sum(epoch >= milestone for milestone in milestones)
@@ -44,13 +48,18 @@ def warmup_step_lr(
         >>> rates
         [0.05, 0.1, 0.1, 0.001]
     """
-    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-        raise ValueError(f"warmup_epochs: expected an int >= 0, received {warmup_epochs!r}")
+    instance("optimizer", optimizer, Optimizer)
+    _check_schedule(warmup_epochs, milestones, gamma)
+    return LambdaLR(optimizer, lambda epoch: lr_factor(epoch, warmup_epochs, milestones, gamma))
+
+
+def _check_schedule(warmup_epochs: int, milestones: Sequence[int], gamma: float) -> None:
+    non_negative_int("warmup_epochs", warmup_epochs)
+    for milestone in instance("milestones", milestones, (list, tuple)):
+        non_negative_int("milestones", milestone)
     if list(milestones) != sorted(milestones) or any(m < warmup_epochs for m in milestones):
         raise ValueError(
             f"milestones: expected increasing epochs from warmup_epochs={warmup_epochs} on, "
             f"received {list(milestones)}"
         )
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma: expected a factor in (0, 1], received {gamma!r}")
-    return LambdaLR(optimizer, lambda epoch: lr_factor(epoch, warmup_epochs, milestones, gamma))
+    finite_float("gamma", gamma, 0, 1, open_low=True)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from invtransfer._validation import non_negative_int
+from invtransfer.labels import check_class_counts
 from invtransfer.losses import (
     BalancedSoftmaxLoss,
     FocalLoss,
@@ -89,5 +91,6 @@ def method_parts(name: str, class_counts: Counts, defer_epoch: int) -> MethodPar
             f"method: expected one of {sorted(METHODS)}, optionally with {GIT_SUFFIX!r}, "
             f"received {name!r}"
         )
-    loss, power = METHODS[base](class_counts, defer_epoch)
+    non_negative_int("defer_epoch", defer_epoch)
+    loss, power = METHODS[base](check_class_counts(class_counts, "class_counts"), defer_epoch)
     return MethodParts(loss, power, git, base in _ERM_UNTIL_DEFER)

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from invtransfer._paths import inside, write_bytes, write_text
+from invtransfer._validation import instance
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.labels import shot_groups
 from invtransfer.metrics import (
@@ -104,7 +105,7 @@ def method_table(runs: list[dict[str, Any]], order: list[str]) -> dict[str, dict
         ('0.600 [-0.671, 1.871]', 0)
     """
     by_method: dict[str, list[dict[str, float]]] = {m: [] for m in order}
-    for run in runs:
+    for run in instance("runs", runs, list):
         by_method.setdefault(run["method"], []).append(summary_rows(run))
     return {
         method: {column: mean_interval([row[column] for row in rows]) for column in COLUMNS}

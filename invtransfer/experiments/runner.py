@@ -36,13 +36,14 @@ from torch import nn
 
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._paths import inside, safe_name, write_bytes, write_text
+from invtransfer._validation import checked_device, instance
 from invtransfer.checkpoint import latest_numbered, load_module
 from invtransfer.experiments.config import ExperimentConfig
 from invtransfer.experiments.datasets import ExperimentData, Replicate, load_data, replicates
 from invtransfer.experiments.evaluation import evaluate_run, generator_quality
 from invtransfer.experiments.methods import GIT_SUFFIX
 from invtransfer.experiments.report import write_report
-from invtransfer.experiments.training import check_device, check_settings, train_run
+from invtransfer.experiments.training import check_settings, train_run
 from invtransfer.generative import (
     MUNITGenerator,
     MUNITTrainer,
@@ -86,12 +87,13 @@ def run_experiment(
             results), ``seeds`` are not among the config's, a method or replicate name is not
             one part of a path, or a path in ``out_dir`` leads out of it.
     """
+    instance("config", config, ExperimentConfig)
     out_dir = Path(out_dir)
     chosen = _chosen(replicates(config), config.seeds if seeds is None else seeds)
     for method in config.methods:
         safe_name(method, "methods")
     _check_claim(out_dir, config)
-    device = check_device(config.device)
+    device = checked_device("device", config.device)
     results: dict[str, dict[str, Any]] = {}
     for index, replicate in enumerate(chosen):
         data = load_data(config.data, replicate.seed, replicate.order)
@@ -295,6 +297,10 @@ def _replicate_of(config: ExperimentConfig, seed: int, order: int | None) -> Rep
 def _read_config(out_dir: Path) -> ExperimentConfig:
     """The config in ``out_dir/config.json`` (which must not lead out of ``out_dir``)."""
     path = inside(out_dir, out_dir / "config.json")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{out_dir}: expected a study folder holding config.json, found no config.json"
+        )
     return ExperimentConfig.from_dict(json.loads(path.read_text()))
 
 

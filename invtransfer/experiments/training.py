@@ -40,7 +40,8 @@ from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._paths import inside, write_bytes
 from invtransfer._seeding import generator_for
 from invtransfer._threads import loader_workers
-from invtransfer.checkpoint import Checkpoints
+from invtransfer._validation import checked_device, instance
+from invtransfer.checkpoint import Checkpoints, non_finite
 from invtransfer.data import WithIndex
 from invtransfer.experiments.config import ExperimentConfig, TrainConfig
 from invtransfer.experiments.datasets import ExperimentData
@@ -49,6 +50,7 @@ from invtransfer.experiments.evaluation import predict
 from invtransfer.experiments.lr import warmup_step_lr
 from invtransfer.experiments.methods import method_parts
 from invtransfer.generative import GenerativeAugment, MUNITGenerator
+from invtransfer.losses import NonFiniteLossError
 from invtransfer.metrics import balanced_accuracy
 from invtransfer.models import build_model
 from invtransfer.sampling import ClassBalancedSampler, Schedule
@@ -57,7 +59,6 @@ from invtransfer.transforms import Compose, HorizontalFlip, RandomCrop, Transfor
 __all__ = [
     "AMP_DTYPES",
     "AUGMENTATIONS",
-    "check_device",
     "check_settings",
     "train_run",
     "training_loader",
@@ -80,36 +81,6 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _AUGMENTATION_STREAM = 2  # draws from (seed, 2, epoch, batch), apart from the sampler's
 
 
-def check_device(name: str | None) -> torch.device:
-    """The device ``name`` names (``None``: CUDA when available, else the CPU), refused when
-    it does not exist here.
-
-    Examples:
-        >>> check_device("cpu")
-        device(type='cpu')
-        >>> check_device("gpu")
-        Traceback (most recent call last):
-        ...
-        ValueError: device: expected cpu, cuda, cuda:N, mps, ..., received 'gpu'
-    """
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device: expected cpu, cuda, cuda:N, mps, ..., received {name!r}"
-        ) from None
-    if device.type == "cuda" and (
-        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
-    ):
-        raise ValueError(
-            f"device: expected a device this machine has ({torch.cuda.device_count()} CUDA "
-            f"devices), received {name!r}"
-        )
-    return device
-
-
 def check_settings(config: ExperimentConfig, data: ExperimentData, device: torch.device) -> None:
     """Refuse, before anything trains, a model that cannot be built for the data (an unknown
     name, a weights file that does not fit, an output of the wrong width), an augmentation
@@ -123,6 +94,7 @@ def check_settings(config: ExperimentConfig, data: ExperimentData, device: torch
         ...
         ValueError: model.name: expected a built-in ..., received 'resnet21'; close matches: ...
     """
+    _check_config_and_data(config, data)
     try:
         build_model(config.model.name, data.num_classes, data.image_shape, 0, config.model.weights)
     except (ValueError, TypeError, ImportError, FileNotFoundError) as error:
@@ -188,9 +160,12 @@ def train_run(
     Raises:
         ValueError: ``method`` needs GIT and no ``generator`` was given, or the AMP setting
             cannot run on ``device``.
+        NonFiniteLossError: an epoch left NaN or infinite weights (a loss diverged); the
+            epoch is not checkpointed, so the last checkpoint stays the run's latest.
     """
+    _check_config_and_data(config, data)
     train, rank = config.train, rank_and_world()[0]
-    device = torch.device(device)
+    device = checked_device("device", device)
     autocast, scaler = _mixed_precision(train.amp, device)
     parts = method_parts(method, data.class_counts, train.deferred_start)
     model = build_model(
@@ -227,6 +202,7 @@ def train_run(
                     part.set_epoch(epoch)  # type: ignore[union-attr,operator]
             model.train()
             totals = _train_epoch(step, batch.preparer(seed, epoch), loader)
+            _check_finite(model, f"{method} seed {seed}, epoch {epoch + 1}", totals["loss"])
             learning_rate = optimizer.param_groups[0]["lr"]
             schedule.step()
             row = {**totals, "lr": learning_rate, **_validation(model, data, train)}
@@ -322,6 +298,21 @@ def _train_epoch(
         correct = correct + (logits.argmax(1) == y).sum()
         seen += len(y)
     return {"loss": float(loss) / max(seen, 1), "train_accuracy": float(correct) / max(seen, 1)}
+
+
+def _check_config_and_data(config: object, data: object) -> None:
+    instance("config", config, ExperimentConfig)
+    instance("data", data, ExperimentData)
+
+
+def _check_finite(model: nn.Module, where: str, loss: float) -> None:
+    """Stop before a checkpoint of diverged weights is saved."""
+    if bad := non_finite(model.state_dict()):
+        raise NonFiniteLossError(
+            f"{where}: the weights are no longer finite ({', '.join(bad[:3])}; mean training "
+            f"loss {loss:.4g}); stopped before this epoch was checkpointed (earlier checkpoints "
+            f"are kept); a lower train.lr may help"
+        )
 
 
 def _validation(model: nn.Module, data: ExperimentData, train: TrainConfig) -> dict[str, float]:

@@ -37,11 +37,11 @@ from invtransfer.generative.trainer import (
     LogEvery,
     MUNITCallback,
     MUNITTrainer,
-    NonFiniteLossError,
     SamplesEvery,
     latest_checkpoint,
     load_generator,
 )
+from invtransfer.losses import NonFiniteLossError  # also raised by the classifiers' loops
 
 __all__ = [
     "GATES",

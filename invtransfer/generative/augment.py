@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import math
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -21,7 +20,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from invtransfer._images import ImageBatch
-from invtransfer._seeding import derive_seed, generator_for, keyed_uniforms
+from invtransfer._seeding import derive_seed, generator_for, keyed_uniforms, os_seeded
 from invtransfer.checkpoint import read_json, read_tensors, write_folder
 from invtransfer.generative.bank import TranslationBank, check_range
 from invtransfer.generative.config import MUNITConfig
@@ -430,7 +429,7 @@ class GenerativeAugment(nn.Module):
             base = derive_seed(self.seed, _INDEX_STREAM, self.epoch)
             return _index_draws(base, key, self.config.style_dim, self.fraction)
         if key is None:
-            generator = torch.Generator().manual_seed(secrets.randbits(63))
+            generator = os_seeded()
         else:
             generator = generator_for(self.seed, _BATCH_STREAM, self.epoch, key)
         styles = random_styles(n, self.config, generator)

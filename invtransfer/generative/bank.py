@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import generator_for
+from invtransfer._validation import check_positive_ints
 
 __all__ = ["TranslationBank"]
 
@@ -87,8 +88,12 @@ class TranslationBank:
             max_bytes: refuse to build a bank larger than this.
             progress: show a progress bar.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k: expected an int >= 1 translations per image, received {k!r}")
+        check_positive_ints(k=k, style_dim=style_dim, batch_size=batch_size, max_bytes=max_bytes)
+        if not callable(translate):
+            raise TypeError(
+                f"translate: expected a callable (images, styles) -> images, received "
+                f"{type(translate).__name__}"
+            )
         first = ImageBatch.from_user(_image(next(iter(_batches(data, 1)))), "data")
         n = len(data)  # type: ignore[arg-type]
         shape = (n, k, *first.images.shape[1:])

@@ -10,6 +10,7 @@ from torchvision.utils import make_grid
 
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import generator_for
+from invtransfer._validation import instance, positive_int
 from invtransfer.generative.networks import MUNITGenerator, check_images, random_styles
 from invtransfer.labels import resolve_labels
 
@@ -32,6 +33,8 @@ def translation_grid(
         >>> translation_grid(generator, torch.rand(3, 1, 8, 8), styles=4).shape
         torch.Size([3, 32, 62])
     """
+    instance("generator", generator, MUNITGenerator)
+    positive_int("styles", styles)
     batch = ImageBatch.from_user(images, "images")
     check_images(generator.config, batch.images, "images")
     device = next(generator.parameters()).device

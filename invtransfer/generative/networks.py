@@ -146,15 +146,32 @@ class MUNITGenerator(nn.Module):
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The content code and the style code of ``x``."""
+        self._check_images(x)
         return self.content_encoder(x), self.style_encoder(x)
 
     def decode(self, content: Tensor, style: Tensor) -> Tensor:
         """The image with this content and this style."""
+        self._check_styles(style, len(content))
         return self.decoder(content, style)
 
     def forward(self, x: Tensor, style: Tensor) -> Tensor:
         """Translate: keep the content of ``x``, take the style ``style``."""
+        self._check_images(x)
         return self.decode(self.content_encoder(x), style)
+
+    def _check_images(self, x: Tensor) -> None:
+        channels = self.config.channels
+        if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != channels:
+            received = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x: expected images (N, {channels}, H, W), received {received}")
+
+    def _check_styles(self, style: Tensor, n: int) -> None:
+        if not isinstance(style, Tensor) or tuple(style.shape) != (n, self.config.style_dim):
+            received = tuple(style.shape) if isinstance(style, Tensor) else type(style).__name__
+            raise ValueError(
+                f"style: expected style codes ({n}, {self.config.style_dim}), one per image, "
+                f"received {received}"
+            )
 
 
 class MUNITDiscriminator(nn.Module):

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from invtransfer._images import ImageBatch
 from invtransfer._seeding import generator_for
-from invtransfer._validation import positive_int
+from invtransfer._validation import instance, positive_int
 from invtransfer.generative.augment import LearnedNuisance
 from invtransfer.generative.networks import MUNITGenerator
 from invtransfer.transforms import TransformFamily
@@ -90,8 +90,10 @@ def class_keeping(
         >>> kept.images, kept.translations
         (6, 12)
     """
+    instance("classifier", classifier, nn.Module)
     x = ImageBatch.from_user(images, "images").images
     positive_int("styles", styles)
+    labels = instance("labels", labels, Tensor)
     if labels.shape != (len(x),) or labels.is_floating_point():
         raise ValueError(
             f"labels: expected {len(x)} integer class ids, shape ({len(x)},), received "

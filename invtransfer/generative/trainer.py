@@ -30,7 +30,7 @@ from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._images import ImageBatch
 from invtransfer._paths import write_bytes
 from invtransfer._seeding import generator_for
-from invtransfer._validation import check_positive_ints
+from invtransfer._validation import check_positive_ints, checked_device
 from invtransfer.checkpoint import Checkpoints, load_module, read_json
 from invtransfer.generative.config import LossWeights, MUNITConfig
 from invtransfer.generative.grid import grid_images, translation_grid
@@ -42,6 +42,7 @@ from invtransfer.generative.networks import (
 )
 from invtransfer.generative.objectives import MUNITObjectives
 from invtransfer.labels import resolve_labels
+from invtransfer.losses import NonFiniteLossError
 from invtransfer.sampling import ClassBalancedSampler
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "LogEvery",
     "MUNITCallback",
     "MUNITTrainer",
-    "NonFiniteLossError",
     "SamplesEvery",
     "latest_checkpoint",
     "load_generator",
@@ -58,11 +58,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _HOOKS = ("on_step_end", "on_fit_end")
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; training stopped before the update that would have
-    spread it into the weights."""
 
 
 class MUNITTrainer:
@@ -116,7 +111,7 @@ class MUNITTrainer:
         self.objectives = MUNITObjectives(config, self.weights)
         """The losses each `step` optimises."""
         self.seed = seed
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = checked_device("device", device)
         self.hyperparameters = dict(
             lr=lr, betas=list(betas), weight_decay=weight_decay, lr_step=lr_step, lr_gamma=lr_gamma
         )

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from invtransfer._seeding import generator_for, global_rng_kept
-from invtransfer._validation import positive_int
+from invtransfer._validation import check_positive_ints, positive_int
 
 __all__ = ["SHORTCUTS", "BasicBlock", "CifarResNet", "cifar_resnet", "resnet20", "resnet32"]
 
@@ -42,6 +42,7 @@ class BasicBlock(nn.Module):
         self, in_channels: int, out_channels: int, stride: int = 1, shortcut: str = "A"
     ) -> None:
         super().__init__()
+        check_positive_ints(in_channels=in_channels, out_channels=out_channels, stride=stride)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut: expected one of {SHORTCUTS}, received {shortcut!r}")
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, NamedTuple, overload
@@ -11,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from invtransfer._images import ImageBatch
+from invtransfer._seeding import os_seeded
 from invtransfer._validation import finite_tensor
 from invtransfer.transforms.params import Params
 
@@ -216,7 +216,7 @@ def _resolve_generator(
         device = generator.device if generator is not None else torch.device("cpu")
     device = torch.device(device)
     if generator is None:
-        return torch.Generator(device).manual_seed(secrets.randbits(63)), device
+        return os_seeded(device), device
     if not _same_device(generator.device, device):
         raise ValueError(
             f"generator: expected a generator on {device} (where the parameters are drawn), "
