@@ -27,7 +27,7 @@ from invtransfer.generative import (
     preset,
 )
 from invtransfer.metrics import invariance_curve
-from invtransfer.models import build_model
+from invtransfer.models import build_model, train_classifier
 from invtransfer.sampling import ClassBalancedSampler
 from invtransfer.transforms import Compose, Morphology, Rotation, from_torchvision
 
@@ -75,6 +75,9 @@ CASES: dict[str, Callable[..., object]] = {
     "from_torchvision": lambda tmp: from_torchvision(
         __import__("torchvision").transforms.v2.RandomRotation(30)
     )(_images(2, 8)),
+    "train_classifier": lambda tmp: train_classifier(
+        build_model("small_cnn", 3, (1, 28, 28)), _images(6), torch.tensor([0, 1, 2] * 2), 1, 3
+    ),
     "ClassBalancedSampler": lambda tmp: list(ClassBalancedSampler([0, 0, 0, 1], seed=0)),
     "Glyphs": lambda tmp: _glyphs()[5],
     "predict": lambda tmp: predict(build_model("small_cnn", 3, (1, 28, 28)), _glyphs()),

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from invtransfer.losses import NonFiniteLossError
 from invtransfer.models import (
     BasicBlock,
     CifarResNet,
@@ -19,6 +20,7 @@ from invtransfer.models import (
     resnet20,
     resnet32,
     small_cnn,
+    train_classifier,
 )
 
 
@@ -612,3 +614,14 @@ def test_bad_arguments_to_build_model(arguments, error, message):
     options = {"name": "small_cnn", "num_classes": 3, "image_shape": (1, 28, 28), **arguments}
     with pytest.raises(error, match=message):
         build_model(**options)
+
+
+def test_train_classifier_stops_on_a_non_finite_loss_before_the_update():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].bias.fill_(float("inf"))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    images, labels = torch.rand(4, 1, 2, 2), torch.tensor([0, 1, 0, 1])
+    with pytest.raises(NonFiniteLossError, match=r"^epoch 1: the loss is not finite \(nan\)"):
+        train_classifier(model, images, labels, epochs=2, generator=torch.Generator())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # no update
