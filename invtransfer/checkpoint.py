@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from invtransfer._paths import fsync
-from invtransfer._validation import check_positive_ints
+from invtransfer._validation import check_positive_ints, instance, path_like
 
 __all__ = [
     "Checkpoints",
@@ -125,10 +125,10 @@ class Checkpoints:
     ) -> None:
         _check_name("stem", stem)
         check_positive_ints(keep=keep, digits=digits)
-        self.folder = Path(folder)
+        self.folder = path_like("folder", folder)
         self.stem = stem
         self.keep = keep
-        self.spare = tuple(spare)
+        self.spare = tuple(instance("spare", spare, (list, tuple, set, frozenset, range)))
         for index, step in enumerate(self.spare):
             _check_step(f"spare[{index}]", step)
         self.digits = digits
@@ -333,7 +333,7 @@ class Checkpoints:
                 f"source: expected a checkpoint folder named {self.stem}-NNNN, received "
                 f"{str(source)!r}"
             )
-        _existing(source, f"{_TRAINING}.json")
+        _existing(source, _TRAINING, ".json")
         if (latest := self.latest()) is not None:
             raise ValueError(
                 f"{self.folder}: expected no checkpoint before a fork, found {latest.name}"
@@ -398,7 +398,7 @@ def latest_numbered(folder: str | Path, stem: str) -> Path | None:
         >>> latest_numbered(folder, "iter").name
         'iter-0000010'
     """
-    numbered = _numbered(Path(folder), stem)
+    numbered = _numbered(path_like("folder", folder), stem)
     return numbered[-1] if numbered else None
 
 
@@ -419,7 +419,7 @@ def prune_numbered(folder: str | Path, stem: str, keep: int, spare: Collection[s
         ['iter-1', 'iter-3']
     """
     check_positive_ints(keep=keep)
-    folder = Path(folder)
+    folder = path_like("folder", folder)
     leftovers = (*folder.glob(f".{stem}-*.partial-*"), *folder.glob(f".{stem}-*.old-*"))
     for old in [p for p in _numbered(folder, stem)[:-keep] if p.name not in spare] + [*leftovers]:
         if _written_here(old):
@@ -455,7 +455,7 @@ def read_tensors(folder: str | Path, name: str) -> dict[str, Tensor]:
         ValueError: .../weights.safetensors: this is a pickle (or a torch.save archive), not
         safetensors; pickles can run arbitrary code and are never loaded
     """
-    path = _existing(folder, f"{name}.safetensors")
+    path = _existing(folder, name, ".safetensors")
     with path.open("rb") as file:
         head = file.read(4)
     if head.startswith(_PICKLE_MAGIC):
@@ -482,7 +482,7 @@ def read_json(folder: str | Path, name: str) -> Any:
         ...
         FileNotFoundError: ...: expected training.json, found []
     """
-    path = _existing(folder, f"{name}.json")
+    path = _existing(folder, name, ".json")
     try:
         return json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -508,6 +508,7 @@ def load_module(module: nn.Module, folder: str | Path, name: str) -> None:
         ValueError: .../c/net.safetensors does not match this Linear (was it saved with
         another config?): unexpected bias
     """
+    instance("module", module, nn.Module)
     state = read_tensors(folder, name)
     _check_module_state(module, state, Path(folder) / f"{name}.safetensors")
     module.load_state_dict(state)
@@ -527,6 +528,7 @@ def optimizer_to_files(state: Mapping[str, Any]) -> tuple[dict[str, Tensor], dic
         >>> fresh = torch.optim.Adam(model.parameters())
         >>> fresh.load_state_dict(optimizer_from_files(tensors, document))
     """
+    _check_optimizer_state("state", state)
     tensors: dict[str, Tensor] = {}
     return tensors, _encode(state, "", tensors)
 
@@ -541,7 +543,17 @@ def optimizer_from_files(tensors: Mapping[str, Tensor], document: Mapping[str, A
         ...                       "state.0.step"}}]]}, "param_groups": []})
         {'state': {0: {'step': tensor(2.)}}, 'param_groups': []}
     """
+    instance("tensors", tensors, Mapping)
+    _check_optimizer_state("document", document)
     return _decode(document, tensors)
+
+
+def _check_optimizer_state(name: str, state: object) -> None:
+    if not isinstance(state, Mapping) or not {"state", "param_groups"} <= set(state):
+        raise ValueError(
+            f"{name}: expected an optimizer's state_dict (a dict with 'state' and "
+            f"'param_groups'), received {state!r:.80}"
+        )
 
 
 def _encode(value: Any, key: str, tensors: dict[str, Tensor] | None) -> Any:
@@ -645,7 +657,7 @@ def non_finite(tensors: Mapping[str, Tensor]) -> list[str]:
     """
     return [
         key
-        for key, value in tensors.items()
+        for key, value in instance("tensors", tensors, Mapping).items()
         if value.is_floating_point() and not bool(torch.isfinite(value).all())
     ]
 
@@ -667,6 +679,12 @@ def _check_names(
             raise TypeError(f"{kind}: expected a dict by name, received {type(names).__name__}")
         for name in names:
             _check_name(kind, name)
+    for kind, names, expected in (
+        ("modules", modules, nn.Module),
+        ("optimizers", optimizers, Optimizer),
+    ):
+        for name, value in names.items():
+            instance(f"{kind}[{name!r}]", value, expected)
     if _OPTIMIZERS in modules:
         raise ValueError(f"modules: expected names other than {_OPTIMIZERS!r}, received one")
     if _TRAINING in documents:
@@ -825,6 +843,7 @@ def _check_step(name: str, step: Any) -> None:
 def _numbered(folder: Path, stem: str) -> list[Path]:
     """The numbered folders in ``folder`` (not links), by number; a linked ``folder`` is
     refused."""
+    _check_name("stem", stem)
     _not_linked(folder)
     if not folder.is_dir():
         return []
@@ -845,8 +864,9 @@ def _not_linked(folder: Path) -> None:
         )
 
 
-def _existing(folder: str | Path, filename: str) -> Path:
-    folder = Path(folder)
+def _existing(folder: str | Path, name: str, suffix: str) -> Path:
+    _check_name("name", name)
+    folder, filename = path_like("folder", folder), f"{name}{suffix}"
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: expected a checkpoint folder, found none")
     path = folder / filename

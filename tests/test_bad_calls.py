@@ -1,5 +1,5 @@
 """Bad calls across the public API: transforms, sampling, losses, metrics, labels, readers, data
-recipes, the generative model, models and the experiments API.
+recipes, the generative model, models, checkpoints and the experiments API.
 
 Each row is one distinct bad call and the argument (or file) its message must name. Every call
 must raise ``ValueError``, ``TypeError`` or ``FileNotFoundError`` whose message starts with that
@@ -21,6 +21,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from invtransfer import checkpoint as C
 from invtransfer import data as D
 from invtransfer import experiments as E
 from invtransfer import generative as G
@@ -1169,6 +1170,64 @@ EXPERIMENT_CALLS = {
 for ident, (call, name) in EXPERIMENT_CALLS.items():
     bad("experiments", ident, call, name)
 
+# --- checkpoint -------------------------------------------------------------------------------
+
+LINEAR = torch.nn.Linear(2, 2)
+CHECKPOINTS = C.Checkpoints(NOWHERE, "epoch")
+
+CHECKPOINT_CALLS = {
+    "Checkpoints(folder=None)": (lambda: C.Checkpoints(None, "e"), "folder"),
+    "Checkpoints(stem=../x)": (lambda: C.Checkpoints(NOWHERE, "../x"), "stem"),
+    "Checkpoints(stem=None)": (lambda: C.Checkpoints(NOWHERE, None), "stem"),
+    "Checkpoints(keep=0)": (lambda: C.Checkpoints(NOWHERE, "e", keep=0), "keep"),
+    "Checkpoints(digits=0)": (lambda: C.Checkpoints(NOWHERE, "e", digits=0), "digits"),
+    "Checkpoints(spare=int)": (lambda: C.Checkpoints(NOWHERE, "e", spare=3), "spare"),
+    "Checkpoints(spare=[-1])": (lambda: C.Checkpoints(NOWHERE, "e", spare=[-1]), "spare"),
+    "Checkpoints.path(-1)": (lambda: CHECKPOINTS.path(-1), "step"),
+    "Checkpoints.path(str)": (lambda: CHECKPOINTS.path("1"), "step"),
+    "Checkpoints.save(step=-1)": (lambda: CHECKPOINTS.save(-1, {"m": LINEAR}), "step"),
+    "Checkpoints.save(modules=list)": (lambda: CHECKPOINTS.save(1, [LINEAR]), "modules"),
+    "Checkpoints.save(module=str)": (lambda: CHECKPOINTS.save(1, {"m": "x"}), "modules"),
+    "Checkpoints.save(module name ../)": (lambda: CHECKPOINTS.save(1, {"../m": LINEAR}), "modules"),
+    "Checkpoints.save(optimizer=module)": (
+        lambda: CHECKPOINTS.save(1, {"m": LINEAR}, {"o": LINEAR}),
+        "optimizers",
+    ),
+    "Checkpoints.save(state=set)": (
+        lambda: CHECKPOINTS.save(1, {"m": LINEAR}, state={"x": {1}}),
+        "state",
+    ),
+    "Checkpoints.save(state reserved key)": (
+        lambda: CHECKPOINTS.save(1, {"m": LINEAR}, state={"optimizers": 1}),
+        "state",
+    ),
+    "Checkpoints.step_of(other)": (lambda: CHECKPOINTS.step_of(NOWHERE), "path"),
+    "Checkpoints.load(missing)": (
+        lambda: CHECKPOINTS.load(CHECKPOINTS.path(9), {"m": LINEAR}),
+        re.escape(NOWHERE),
+    ),
+    "Checkpoints.fork(not a checkpoint)": (lambda: CHECKPOINTS.fork(NOWHERE), "source"),
+    "latest_numbered(stem=../e)": (lambda: C.latest_numbered(NOWHERE, "../e"), "stem"),
+    "latest_numbered(folder=None)": (lambda: C.latest_numbered(None, "e"), "folder"),
+    "prune_numbered(keep=0)": (lambda: C.prune_numbered(NOWHERE, "e", keep=0), "keep"),
+    "prune_numbered(stem=a/b)": (lambda: C.prune_numbered(NOWHERE, "a/b", keep=1), "stem"),
+    "read_tensors(name=../x)": (lambda: C.read_tensors(NOWHERE, "../x"), "name"),
+    "read_tensors(missing)": (lambda: C.read_tensors(NOWHERE, "x"), re.escape(NOWHERE)),
+    "read_json(name=None)": (lambda: C.read_json(NOWHERE, None), "name"),
+    "read_json(folder=None)": (lambda: C.read_json(None, "x"), "folder"),
+    "load_module(module=str)": (lambda: C.load_module("m", NOWHERE, "x"), "module"),
+    "optimizer_to_files(list)": (lambda: C.optimizer_to_files([1]), "state"),
+    "optimizer_to_files(no param_groups)": (lambda: C.optimizer_to_files({"state": {}}), "state"),
+    "optimizer_from_files(document={})": (lambda: C.optimizer_from_files({}, {}), "document"),
+    "optimizer_from_files(tensors=str)": (
+        lambda: C.optimizer_from_files("x", {"state": {}, "param_groups": []}),
+        "tensors",
+    ),
+    "non_finite(list)": (lambda: C.non_finite([1]), "tensors"),
+}
+for ident, (call, name) in CHECKPOINT_CALLS.items():
+    bad("checkpoint", ident, call, name)
+
 # --- readers and predict (files are made per test in tmp_path) ---------------------------------
 
 
@@ -1373,7 +1432,7 @@ def test_every_module_has_its_share_of_bad_calls():
     counts["experiments.predict"] = len(PREDICT_CALLS)
     assert len({row.id for row in ROWS}) == len(ROWS)  # every row distinct
     modules = {"transforms", "sampling", "losses", "metrics", "labels", "readers", "data"}
-    modules |= {"generative", "models", "experiments", "experiments.predict"}
+    modules |= {"generative", "models", "experiments", "experiments.predict", "checkpoint"}
     assert set(counts) == modules  # every public module
     assert min(counts.values()) >= 5 and sum(counts.values()) >= 400, counts
 
