@@ -271,9 +271,14 @@ def _curve(args: argparse.Namespace) -> int:
         samples_per_class=args.samples_per_class, transforms_per_sample=args.transforms,
         seed=args.seed,
     )  # fmt: skip
-    stem = folder / f"curve-K{args.transforms}"
-    curve.save(stem, title=f"{args.method}: eKLD per class")
     print({key: round(value, 4) for key, value in curve.summary("ekld").items()})
+    stem = folder / f"curve-K{args.transforms}"
+    try:
+        curve.save(stem, title=f"{args.method}: eKLD per class")
+    except OSError as error:
+        _raise_unless_refused(error)
+        print(f"curve: not written ({error.strerror}: {error.filename})")
+        return 0
     print(f"curve: {stem}.csv/.json/.png")
     return 0
 
@@ -286,11 +291,17 @@ def _print_report(run_dir: Path) -> int:
     try:
         report = write_report(run_dir)
     except OSError as error:
-        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise
+        _raise_unless_refused(error)
         print(study_summary(run_dir))
         print(f"report: not written ({error.strerror}: {error.filename})")
         return 0
     print((report / "summary.md").read_text())
     print(f"report: {report}")
     return 0
+
+
+def _raise_unless_refused(error: OSError) -> None:
+    """Re-raise ``error`` unless the disk refused a write (read-only, or not the user's):
+    a finished run's results are then printed, not saved."""
+    if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+        raise error

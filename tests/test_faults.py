@@ -74,7 +74,7 @@ def test_a_read_only_output_folder_is_one_line_naming_the_path(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_finished_study_on_a_read_only_disk_is_listed_and_reported(tmp_path):
+def test_a_finished_study_on_a_read_only_disk_is_listed_reported_and_measured(tmp_path):
     _namespace_or_skip(tmp_path)
     config, study = tmp_path / "experiment.toml", tmp_path / "study"
     _write_config(config, 'methods=["ce"]')
@@ -85,13 +85,19 @@ def test_a_finished_study_on_a_read_only_disk_is_listed_and_reported(tmp_path):
     read_only = f"mount --bind {shlex.quote(str(study))} {shlex.quote(str(study))} && " + (
         f"mount -o remount,bind,ro {shlex.quote(str(study))}"
     )
-    for command in (train, [*cli, "report", str(study)]):
+    curve = [*cli, "curve", str(study), "--method", "ce", "--samples-per-class", "2",
+             "--transforms", "2"]  # fmt: skip
+    for command, printed in (
+        (train, "| ce |"),  # the summary's table, read from the finished run
+        ([*cli, "report", str(study)], "| ce |"),
+        (curve, "'balanced_accuracy'"),  # the curve's summary
+    ):
         done = subprocess.run(
             ["unshare", "-m", "--propagation", "private", "sh", "-c",
              f"{read_only} && {shlex.join(command)}"],
             cwd=ROOT, capture_output=True, text=True,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
-        assert "| ce |" in done.stdout  # the summary's table, read from the finished run
-        assert f"report: not written (Read-only file system: {study / 'report'}" in done.stdout
+        assert printed in done.stdout
+        assert f"not written (Read-only file system: {study}" in done.stdout
     assert {p: p.stat().st_mtime_ns for p in study.rglob("*")} == before
