@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="the study folder (default: runs/NAME)"
     )
     train.add_argument(
-        "--seeds", type=int, nargs="+", default=None, metavar="SEED",
+        "--seeds", type=_non_negative_int, nargs="+", default=None, metavar="SEED",
         help="run only these of the config's seeds (processes or machines can share a "
         "study's folder this way; the report covers every finished run); default: all",
     )  # fmt: skip
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=_positive_int, default=8,
         help="class-balanced images per iteration (default: 8; the paper's is 1)",
     )  # fmt: skip
-    munit.add_argument("--seed", type=int, default=0, help="the seed (default: 0)")
+    munit.add_argument("--seed", type=_non_negative_int, default=0, help="the seed (default: 0)")
     munit.add_argument(
         "--out", type=Path, default=Path("runs/munit"),
         help="the generator's folder; it resumes from there (default: runs/munit)",
@@ -120,17 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     curve.add_argument("run_dir", type=Path, help="an experiment's output folder")
     curve.add_argument("--method", required=True, help="the run's method, e.g. ce_drs+git")
-    curve.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
     curve.add_argument(
-        "--order", type=int, default=None,
+        "--seed", type=_non_negative_int, default=0, help="the run's seed (default: 0)"
+    )
+    curve.add_argument(
+        "--order", type=_non_negative_int, default=None,
         help="the run's class order, where a seed has several (data.class_orders)",
     )  # fmt: skip
     curve.add_argument(
-        "--samples-per-class", type=int, default=40,
+        "--samples-per-class", type=_positive_int, default=40,
         help="test images per class (default: 40, the paper's)",
     )  # fmt: skip
     curve.add_argument(
-        "--transforms", type=int, default=100,
+        "--transforms", type=_positive_int, default=100,
         help="transformed copies per image, K (default: 100, the paper's)",
     )  # fmt: skip
     return parser
@@ -233,8 +235,16 @@ def _add_threads_option(parser: argparse.ArgumentParser, default: object) -> Non
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, received {text!r}")
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, minimum: int) -> int:
+    if not text.isdigit() or int(text) < minimum:
+        raise argparse.ArgumentTypeError(f"expected an int >= {minimum}, received {text!r}")
     return int(text)
 
 

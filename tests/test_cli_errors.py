@@ -44,6 +44,24 @@ def test_a_user_error_is_one_line_and_exit_status_2(arguments, message, tmp_path
     assert "Traceback" not in "\n".join(err)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["train", "x.toml", "--seeds", "0", "-2"], "argument --seeds: expected an int >= 0"),
+        (["curve", "runs/x", "--method", "ce", "--seed", "-1"], "argument --seed: expected"),
+        (["curve", "runs/x", "--method", "ce", "--order", "a"], "argument --order: expected"),
+        (["curve", "runs/x", "--method", "ce", "--transforms", "0"], "argument --transforms"),
+        (["curve", "runs/x", "--method", "ce", "--samples-per-class", "1.5"], "--samples-per"),
+        (["train-munit", "--iterations", "0"], "argument --iterations: expected an int >= 1"),
+    ],
+)
+def test_a_bad_option_is_refused_before_anything_is_read(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main(arguments)
+    assert exit_status.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
 def test_a_missing_config_file_is_one_line(tmp_path, capsys):
     assert main(["train", str(tmp_path / "missing.toml")]) == 2
     assert capsys.readouterr().err.strip() == (
