@@ -19,6 +19,7 @@ from invtransfer._paths import inside, safe_name, write_text
 from invtransfer.checkpoint import Checkpoints, prune_numbered, read_json, write_folder
 from invtransfer.cli import main
 from invtransfer.experiments import run_experiment, write_report
+from invtransfer.experiments.epoch_log import EpochLog
 from invtransfer.experiments.lr import warmup_step_lr
 from invtransfer.experiments.runner import _generator_message, load_run
 from invtransfer.generative import GenerativeAugment, MUNITGenerator, load_generator, preset
@@ -147,6 +148,31 @@ def test_a_linked_curve_file_is_never_written_through(study, untouched, capsys):
     assert main(command) == 2
     assert "curve-K2.csv: expected a regular file or nothing" in capsys.readouterr().err
     assert not (study / RUN / "curve-K2.json").exists()  # refused before the table was written
+
+
+@pytest.mark.parametrize("name", ["training_log.csv", "tensorboard"])
+def test_a_linked_training_log_is_neither_read_nor_written(study, untouched, name):
+    target = study / RUN / name
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+    target.symlink_to(untouched / ("victim.txt" if name.endswith(".csv") else "epoch-0001"))
+    with pytest.raises(ValueError, match=rf"{name}: expected a path inside"):
+        EpochLog(study / RUN, first=1)
+
+
+def test_a_planted_partial_log_file_is_not_written_through(study, untouched):
+    (study / RUN / ".training_log.csv.partial").symlink_to(untouched / "victim.txt")
+    with EpochLog(study / RUN, first=1, tensorboard=False) as log:
+        log.write(2, {"loss": 1.0})
+    assert (study / RUN / "training_log.csv").read_text().splitlines()[-1].startswith("2,")
+
+
+def test_a_malformed_training_log_names_the_file(study):
+    (study / RUN / "training_log.csv").write_text("epoch,loss\nnot-a-number,1.0\n")
+    with pytest.raises(ValueError, match=r"training_log.csv: expected a training log with"):
+        EpochLog(study / RUN, first=1)
 
 
 def test_a_linked_run_folder_is_not_read(study, tmp_path):

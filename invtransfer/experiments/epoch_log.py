@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from invtransfer._paths import inside, write_text
 
 __all__ = ["EpochLog"]
 
@@ -16,7 +19,9 @@ class EpochLog:
 
     Opened at ``first`` epochs done (a resumed run), it keeps the rows of those epochs and
     drops any written after them, so a killed and resumed run ends with one row per epoch.
-    The CSV's columns are those of the first row written.
+    The CSV's columns are those of the first row written. The CSV is replaced atomically
+    after each row, and neither it nor the event folder is read or written through a link
+    that leads out of ``run_dir``.
 
     Examples:
         >>> import tempfile
@@ -33,18 +38,18 @@ class EpochLog:
     def __init__(
         self, run_dir: Path, first: int, enabled: bool = True, tensorboard: bool = True
     ) -> None:
-        self.path, self.enabled = Path(run_dir) / self.NAME, enabled
-        self._rows = _rows_before(self.path, first) if enabled else []
-        self._writer = (
-            _tensorboard(Path(run_dir) / "tensorboard", first) if enabled and tensorboard else None
-        )
+        self.run_dir, self.enabled = Path(run_dir), enabled
+        self.path = self.run_dir / self.NAME
+        self._rows = _rows_before(inside(self.run_dir, self.path), first) if enabled else []
+        events = inside(self.run_dir, self.run_dir / "tensorboard")
+        self._writer = _tensorboard(events, first) if enabled and tensorboard else None
 
     def write(self, epoch: int, figures: dict[str, float]) -> None:
         """Record the figures of ``epoch`` (1-based: the number of epochs done)."""
         if not self.enabled:
             return
         self._rows.append({"epoch": epoch, **figures})
-        _write_csv(self.path, self._rows)
+        write_text(self.path, _csv_text(self._rows), self.run_dir)
         if self._writer is not None:
             for name, value in figures.items():
                 self._writer.add_scalar(name, value, epoch)
@@ -67,18 +72,22 @@ def _rows_before(path: Path, first: int) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     with open(path, newline="") as file:
-        return [row for row in csv.DictReader(file) if int(row["epoch"]) <= first]
+        rows = list(csv.DictReader(file))
+    try:
+        return [row for row in rows if int(row["epoch"]) <= first]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            f"{path}: expected a training log with a whole-number 'epoch' column, received "
+            f"a malformed file (delete it to start the log again)"
+        ) from None
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Rewrite the whole file under a temporary name, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    partial.replace(path)
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
 
 
 def _tensorboard(folder: Path, first: int) -> Any:
