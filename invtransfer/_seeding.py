@@ -10,7 +10,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["derive_seed", "generator_for", "global_rng_kept", "keyed_uniforms", "os_seeded"]
+__all__ = [
+    "derive_seed",
+    "generator_for",
+    "global_rng_kept",
+    "keyed_uniforms",
+    "os_seeded",
+    "seed_global_rngs",
+]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -71,6 +78,25 @@ def global_rng_kept() -> Iterator[None]:
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         yield
+
+
+def seed_global_rngs(seed: int) -> None:
+    """Seed the CPU's global generator and those of the CUDA devices in use: for code that
+    draws only from them (dropout, torchvision's random transforms), inside
+    `global_rng_kept`. Unlike ``torch.manual_seed`` it leaves no seeding queued for CUDA's
+    initialisation, which the fork could not undo.
+
+    Examples:
+        >>> with global_rng_kept():
+        ...     seed_global_rngs(3)
+        ...     a = torch.rand(2)
+        ...     seed_global_rngs(3)
+        ...     torch.equal(a, torch.rand(2))
+        True
+    """
+    torch.random.default_generator.manual_seed(seed)
+    if torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(seed)
 
 
 def keyed_uniforms(seed: int, keys: Tensor, count: int) -> Tensor:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
+from torch import nn
 from torch.utils.data import DataLoader
 
 from invtransfer.data import Glyphs
@@ -114,10 +116,36 @@ def test_the_library_leaves_the_global_rngs_alone(name, tmp_path):
     assert_global_rng_untouched(lambda: CASES[name](tmp_path))
 
 
-def test_a_whole_experiment_leaves_the_global_rngs_alone(tmp_path):
-    config = ExperimentConfig().with_overrides(
+def dropout_cnn(num_classes: int, in_channels: int, image_size: tuple[int, int]) -> nn.Module:
+    """A classifier that draws from the global RNG while it trains (dropout)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 4, 3, stride=2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.LazyLinear(num_classes),
+    )
+
+
+def _final_weights(out_dir) -> dict[str, torch.Tensor]:
+    run = out_dir / "runs" / "ce-seed0-order0" / "checkpoints"
+    return load_file(max(run.iterdir()) / "model.safetensors")
+
+
+def test_a_models_dropout_follows_the_seed_not_the_global_rng(tmp_path):
+    config = _experiment('methods=["ce"]', 'model.name="test_global_rng:dropout_cnn"')
+    torch.manual_seed(1)
+    run_experiment(config, tmp_path / "a", progress=False)
+    # run again from another global stream (the check seeds its own): the same weights
+    assert_global_rng_untouched(lambda: run_experiment(config, tmp_path / "b", progress=False))
+    first, second = _final_weights(tmp_path / "a"), _final_weights(tmp_path / "b")
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def _experiment(*overrides: str) -> ExperimentConfig:
+    return ExperimentConfig().with_overrides(
         [
-            'methods=["ce", "ce+git"]',
             "data.options={ num_classes = 3, per_class = 200, test_per_class = 4, max_count = 40 }",
             'model.name="small_cnn"',
             "train.epochs=2",
@@ -129,6 +157,11 @@ def test_a_whole_experiment_leaves_the_global_rngs_alone(tmp_path):
             "git.batch_size=4",
             "evaluation.samples_per_class=2",
             "evaluation.transforms_per_sample=2",
+            *overrides,
         ]
     )
+
+
+def test_a_whole_experiment_leaves_the_global_rngs_alone(tmp_path):
+    config = _experiment('methods=["ce", "ce+git"]')
     assert_global_rng_untouched(lambda: run_experiment(config, tmp_path, progress=False))

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from invtransfer._distributed import barrier, rank_and_world
 from invtransfer._paths import inside, write_bytes
-from invtransfer._seeding import generator_for
+from invtransfer._seeding import derive_seed, generator_for, global_rng_kept, seed_global_rngs
 from invtransfer._threads import loader_workers
 from invtransfer._validation import checked_device, instance
 from invtransfer.checkpoint import Checkpoints, non_finite
@@ -79,6 +79,7 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 """``train.amp`` settings and the autocast dtype of each."""
 
 _AUGMENTATION_STREAM = 2  # draws from (seed, 2, epoch, batch), apart from the sampler's
+_MODEL_STREAM = 3  # the model's own draws (dropout, drop-path) in epoch e: (seed, 3, e, rank)
 
 
 def check_settings(config: ExperimentConfig, data: ExperimentData, device: torch.device) -> None:
@@ -201,7 +202,9 @@ def train_run(
                 if hasattr(part, "set_epoch"):
                     part.set_epoch(epoch)  # type: ignore[union-attr,operator]
             model.train()
-            totals = _train_epoch(step, batch.preparer(seed, epoch), loader)
+            with global_rng_kept():  # the model's dropout follows the seed, not the caller
+                seed_global_rngs(derive_seed(seed, _MODEL_STREAM, epoch, rank))
+                totals = _train_epoch(step, batch.preparer(seed, epoch), loader)
             _check_finite(model, f"{method} seed {seed}, epoch {epoch + 1}", totals["loss"])
             learning_rate = optimizer.param_groups[0]["lr"]
             schedule.step()

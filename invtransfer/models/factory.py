@@ -16,7 +16,7 @@ from types import ModuleType
 import torch
 from torch import Tensor, nn
 
-from invtransfer._seeding import derive_seed, global_rng_kept
+from invtransfer._seeding import derive_seed, global_rng_kept, seed_global_rngs
 from invtransfer._validation import positive_int
 from invtransfer.models.resnet import resnet20, resnet32
 from invtransfer.models.small import small_cnn
@@ -124,7 +124,7 @@ def build_model(
     path = None if weights is None else _existing_file(weights)
     make = _factory(name)
     with global_rng_kept(), torch.device("cpu"):
-        torch.random.default_generator.manual_seed(derive_seed(seed))
+        seed_global_rngs(derive_seed(seed))
         model = make(num_classes, shape)
         _check_logits(model, name, num_classes, shape)
     if path is not None:

@@ -11,7 +11,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from invtransfer._seeding import global_rng_kept
+from invtransfer._seeding import global_rng_kept, seed_global_rngs
 from invtransfer.transforms.base import TransformFamily
 from invtransfer.transforms.params import Params
 
@@ -58,12 +58,12 @@ class TorchvisionFamily(TransformFamily):
 
     def _transform(self, x: Tensor, params: Params) -> Tensor:
         outputs = []
-        with global_rng_kept():  # manual_seed seeds the CPU and CUDA generators
+        with global_rng_kept():
             for image, seed in zip(x, params.seed.tolist(), strict=True):
                 if seed == _IDENTITY_SEED:
                     outputs.append(image)
                     continue
-                torch.manual_seed(seed)
+                seed_global_rngs(seed)
                 outputs.append(self.transform(image))
         shapes = {tuple(out.shape) for out in outputs}
         if len(shapes) != 1:
