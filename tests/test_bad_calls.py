@@ -52,6 +52,27 @@ def bad(module: str, ident: str, call, name: str) -> None:
     ROWS.append(pytest.param(call, name, id=f"{module}:{ident}"))
 
 
+def bad_table(module: str, calls: dict) -> None:
+    """A row per entry ``ident: (call, name)``."""
+    for ident, (call, name) in calls.items():
+        bad(module, ident, call, name)
+
+
+def bad_arguments(module: str, owners: dict, values: dict, call) -> None:
+    """A row per owner, argument and kind of bad value (``owners``: ``{owner: {argument:
+    [kind, ...]}}``, ``values``: ``{kind: value}``): ``call(owner, {argument: value})``
+    must raise naming the argument."""
+    for owner, arguments in owners.items():
+        for argument, kinds in arguments.items():
+            for kind in kinds:
+                bad(
+                    module,
+                    f"{owner.__name__}({argument}={kind})",
+                    lambda o=owner, a=argument, v=values[kind]: call(o, {a: v}),
+                    argument,
+                )
+
+
 # --- transforms: family constructors ---------------------------------------------------------
 
 NUMBERS = {
@@ -122,16 +143,7 @@ VALUES = {
     "pair-zero": (0.0, 1.0),
     "pair-negative": (-1.0, 1.0),
 }
-for family, arguments in CONSTRUCTOR_ARGS.items():
-    for argument, kinds in arguments.items():
-        for kind in kinds:
-            value = VALUES[kind]
-            bad(
-                "transforms",
-                f"{family.__name__}({argument}={kind})",
-                lambda family=family, argument=argument, value=value: family(**{argument: value}),
-                argument,
-            )
+bad_arguments("transforms", CONSTRUCTOR_ARGS, VALUES, lambda family, kwargs: family(**kwargs))
 
 bad("transforms", "Compose([])", lambda: T.Compose([]), "families")
 bad("transforms", "Compose([None])", lambda: T.Compose([None]), "families")
@@ -380,16 +392,7 @@ SAMPLER_VALUES = {
     "float": 2.5,
     "list": [1.0],
 }
-for sampler, arguments in SAMPLER_ARGS.items():
-    for argument, kinds in arguments.items():
-        for kind in kinds:
-            value = SAMPLER_VALUES[kind]
-            bad(
-                "sampling",
-                f"{sampler.__name__}({argument}={kind})",
-                lambda s=sampler, a=argument, v=value: s(LABELS, **{a: v}),
-                argument,
-            )
+bad_arguments("sampling", SAMPLER_ARGS, SAMPLER_VALUES, lambda sampler, kw: sampler(LABELS, **kw))
 for argument in ("classes_per_batch", "samples_per_class", "batches_per_epoch"):
     for kind, value in {"str": "2", "nan": NAN, "0": 0, "negative": -1, "float": 1.5}.items():
         arguments = {"classes_per_batch": 2, "samples_per_class": 2, argument: value}
@@ -475,8 +478,7 @@ for ramp in (S.Linear, S.Cosine):
         f"{ramp.__name__}(end value str)": (lambda r=ramp: r(0, 5, 0.0, "1"), "end"),
         f"{ramp.__name__}()(-1)": (lambda r=ramp: r(0, 5, 0.0, 1.0)(-1), "epoch"),
     }
-for ident, (call, name) in SCHEDULES.items():
-    bad("sampling", ident, call, name)
+bad_table("sampling", SCHEDULES)
 WEIGHTS = {
     "method": ["x", None, 1],
     "beta": ["str", "nan", "inf", "negative", "1", "None"],
@@ -836,8 +838,7 @@ for kind, seed in {"-1": -1, "None": None, "str": "0", "float": 0.5}.items():
         ),
         "seed",
     )
-for ident, (call, name) in STATISTICS.items():
-    bad("metrics", ident, call, name)
+bad_table("metrics", STATISTICS)
 
 # --- labels -----------------------------------------------------------------------------------
 
@@ -889,8 +890,7 @@ LABEL_CALLS = {
     "shot_groups(counts=None)": (lambda: L.shot_groups(None), "counts"),
     "check_shot_thresholds(bool)": (lambda: L.check_shot_thresholds(True, 1), "many"),
 }
-for ident, (call, name) in LABEL_CALLS.items():
-    bad("labels", ident, call, name)
+bad_table("labels", LABEL_CALLS)
 
 # --- data: datasets and recipes -----------------------------------------------------------------
 
@@ -949,8 +949,7 @@ DATA_CALLS = {
     "find_file(names=str)": (lambda: D.find_file(NOWHERE, "x"), "names"),
     "ImageFiles(targets longer)": (lambda: D.ImageFiles(["a.png"], [0, 1]), "targets"),
 }
-for ident, (call, name) in DATA_CALLS.items():
-    bad("data", ident, call, name)
+bad_table("data", DATA_CALLS)
 
 # --- generative -------------------------------------------------------------------------------
 
@@ -1044,8 +1043,7 @@ GENERATIVE_CALLS = {
     "CheckpointEvery(-1)": (lambda: G.CheckpointEvery(-1), "every"),
     "SamplesEvery(0)": (lambda: G.SamplesEvery(0, UNIT), "every"),
 }
-for ident, (call, name) in GENERATIVE_CALLS.items():
-    bad("generative", ident, call, name)
+bad_table("generative", GENERATIVE_CALLS)
 
 # --- models -----------------------------------------------------------------------------------
 
@@ -1110,8 +1108,7 @@ MODEL_CALLS = {
         "generator",
     ),
 }
-for ident, (call, name) in MODEL_CALLS.items():
-    bad("models", ident, call, name)
+bad_table("models", MODEL_CALLS)
 
 # --- experiments ------------------------------------------------------------------------------
 
@@ -1167,8 +1164,7 @@ EXPERIMENT_CALLS = {
         "data",
     ),
 }
-for ident, (call, name) in EXPERIMENT_CALLS.items():
-    bad("experiments", ident, call, name)
+bad_table("experiments", EXPERIMENT_CALLS)
 
 # --- checkpoint -------------------------------------------------------------------------------
 
@@ -1225,8 +1221,7 @@ CHECKPOINT_CALLS = {
     ),
     "non_finite(list)": (lambda: C.non_finite([1]), "tensors"),
 }
-for ident, (call, name) in CHECKPOINT_CALLS.items():
-    bad("checkpoint", ident, call, name)
+bad_table("checkpoint", CHECKPOINT_CALLS)
 
 # --- readers and predict (files are made per test in tmp_path) ---------------------------------
 

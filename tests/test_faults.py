@@ -54,22 +54,20 @@ def _one_line(done: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.slow
-def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
+@pytest.mark.parametrize(
+    ("setup", "fault"),
+    [
+        ("true", "No space left on device"),  # the 96 KiB fill up
+        ("mount -o remount,ro {mount}", "Read-only file system"),
+    ],
+    ids=["full disk", "read-only folder"],
+)
+def test_a_disk_fault_is_one_line_naming_the_path(tmp_path, setup, fault):
     _namespace_or_skip(tmp_path)
-    done = _train_on_tmpfs(tmp_path, "true")
+    done = _train_on_tmpfs(tmp_path, setup)
     line = _one_line(done)
     assert done.returncode == 2
-    assert line.startswith("invtransfer: error: ") and "No space left on device" in line
-    assert str(tmp_path / "disk" / "run") in line
-
-
-@pytest.mark.slow
-def test_a_read_only_output_folder_is_one_line_naming_the_path(tmp_path):
-    _namespace_or_skip(tmp_path)
-    done = _train_on_tmpfs(tmp_path, "mount -o remount,ro {mount}")
-    line = _one_line(done)
-    assert done.returncode == 2
-    assert line.startswith("invtransfer: error: ") and "Read-only file system" in line
+    assert line.startswith("invtransfer: error: ") and fault in line
     assert str(tmp_path / "disk" / "run") in line
 
 
